@@ -1,0 +1,240 @@
+"""Replacement structures behind one small interface: lru, fifo, clock, twolist.
+
+Plain Python, no SimPy. Every cache maps a key to a value and speaks libCacheSim's verbs:
+`get` (look up and refresh), `find` (look up, no refresh), `insert`, `evict`, `remove`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+MISSING = object()
+
+
+class Cache:
+    """The interface; subclasses keep `_d`, an OrderedDict from key to value."""
+
+    __slots__ = ("capacity", "_d")
+    name = "cache"
+
+    def __init__(self, capacity: int):
+        if capacity < 0:
+            raise ValueError(f"cache capacity must be >= 0, got {capacity}")
+        self.capacity = capacity
+        self._d: OrderedDict = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __contains__(self, key) -> bool:
+        return key in self._d
+
+    def keys(self):
+        return self._d.keys()
+
+    def items(self):
+        return self._d.items()
+
+    def find(self, key, default=None):
+        """The value of key without touching the replacement state."""
+        return self._d.get(key, default)
+
+    def set(self, key, value) -> None:
+        """Replace the value of a cached key, replacement state untouched."""
+        self._d[key] = value
+
+    def get(self, key) -> bool:
+        """True on a hit, refreshing the key as the policy says."""
+        raise NotImplementedError
+
+    def toucher(self):
+        """A function f(key) that refreshes key like a hit and raises KeyError on a miss.
+
+        The hot path's form of `get`: for LRU and FIFO it is a C method, no Python frame.
+        """
+        get = self.get
+
+        def touch(key):
+            if not get(key):
+                raise KeyError(key)
+
+        return touch
+
+    def insert(self, key, value=None):
+        """Add an absent key; returns the evicted (key, value) or None."""
+        victim = self.evict() if len(self._d) >= self.capacity else None
+        if self.capacity > 0:
+            self._d[key] = value
+        elif victim is None:
+            victim = (key, value)  # a zero-sized cache rejects at once
+        return victim
+
+    def evict(self):
+        """Remove and return the (key, value) the policy gives up first."""
+        return self._d.popitem(last=False)
+
+    def remove(self, key, default=None):
+        return self._d.pop(key, default)
+
+    def resize(self, capacity: int) -> list:
+        """Change the capacity; returns what had to be evicted to fit."""
+        self.capacity = capacity
+        return [self.evict() for _ in range(len(self._d) - capacity)]
+
+
+class _Queue(Cache):
+    """Caches that always evict the oldest entry: insert without a call to evict()."""
+
+    __slots__ = ()
+
+    def insert(self, key, value=None):
+        d = self._d
+        victim = None
+        if len(d) >= self.capacity:
+            if not self.capacity:
+                return key, value
+            victim = d.popitem(last=False)
+        d[key] = value
+        return victim
+
+
+class LRU(_Queue):
+    """Least recently used: a hit moves the key to the young end."""
+
+    __slots__ = ()
+    name = "lru"
+
+    def get(self, key) -> bool:
+        try:
+            self._d.move_to_end(key)
+        except KeyError:
+            return False
+        return True
+
+    def toucher(self):
+        return self._d.move_to_end
+
+
+class FIFO(_Queue):
+    """First in, first out: hits change nothing."""
+
+    __slots__ = ()
+    name = "fifo"
+
+    def get(self, key) -> bool:
+        return key in self._d
+
+    def toucher(self):
+        return self._d.__getitem__
+
+
+class Clock(Cache):
+    """CLOCK (second chance) with one reference bit, as libCacheSim's `Clock`.
+
+    A page enters with its bit clear; a hit sets it; the hand gives a page whose bit is set a
+    second chance (clears it, moves it behind the hand) and evicts the first page with a clear bit.
+    """
+
+    __slots__ = ("_ref",)
+    name = "clock"
+
+    def __init__(self, capacity: int):
+        super().__init__(capacity)
+        self._ref: set = set()
+
+    def get(self, key) -> bool:
+        if key in self._d:
+            self._ref.add(key)
+            return True
+        return False
+
+    def evict(self):
+        d, ref = self._d, self._ref
+        while True:
+            key, value = d.popitem(last=False)
+            if key in ref:
+                ref.discard(key)
+                d[key] = value
+            else:
+                return key, value
+
+    def remove(self, key, default=None):
+        self._ref.discard(key)
+        return self._d.pop(key, default)
+
+
+class TwoList(Cache):
+    """Linux's active/inactive lists: pages enter inactive, a second hit promotes them.
+
+    The active list is kept at most `active_ratio` of the capacity; its oldest pages are demoted
+    to the young end of the inactive list, and eviction takes the oldest inactive page.
+    """
+
+    __slots__ = ("_active", "active_ratio")
+    name = "twolist"
+
+    def __init__(self, capacity: int, active_ratio: float = 0.5):
+        super().__init__(capacity)
+        self._active: OrderedDict = OrderedDict()
+        self.active_ratio = active_ratio
+
+    def __len__(self) -> int:
+        return len(self._d) + len(self._active)
+
+    def __contains__(self, key) -> bool:
+        return key in self._d or key in self._active
+
+    def keys(self):
+        return list(self._d.keys()) + list(self._active.keys())
+
+    def items(self):
+        return list(self._d.items()) + list(self._active.items())
+
+    def find(self, key, default=None):
+        value = self._d.get(key, MISSING)
+        return self._active.get(key, default) if value is MISSING else value
+
+    def set(self, key, value) -> None:
+        (self._active if key in self._active else self._d)[key] = value
+
+    def get(self, key) -> bool:
+        active = self._active
+        if key in active:
+            active.move_to_end(key)
+            return True
+        value = self._d.pop(key, MISSING)
+        if value is MISSING:
+            return False
+        active[key] = value
+        limit = int(self.capacity * self.active_ratio)
+        while len(active) > limit:
+            old, v = active.popitem(last=False)
+            self._d[old] = v
+        return True
+
+    def insert(self, key, value=None):
+        victim = self.evict() if len(self) >= self.capacity else None
+        if self.capacity > 0:
+            self._d[key] = value
+        elif victim is None:
+            victim = (key, value)
+        return victim
+
+    def evict(self):
+        if self._d:
+            return self._d.popitem(last=False)
+        return self._active.popitem(last=False)
+
+    def remove(self, key, default=None):
+        value = self._d.pop(key, MISSING)
+        return self._active.pop(key, default) if value is MISSING else value
+
+
+CACHES: dict[str, type[Cache]] = {c.name: c for c in (LRU, FIFO, Clock, TwoList)}
+
+
+def make_cache(kind: str, capacity: int) -> Cache:
+    try:
+        return CACHES[kind](capacity)
+    except KeyError:
+        raise ValueError(f"unknown cache {kind!r}; expected one of {', '.join(CACHES)}") from None

@@ -1,0 +1,145 @@
+"""The `tmemsim` command line: parse, call the API, print. Nothing else lives here.
+
+Exit codes: 0 success, 1 a failed run or regression, 2 bad input (one or two lines on stderr
+naming the file, YAML path and line; a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import sys
+from contextlib import contextmanager
+
+import click
+
+from . import api
+from .errors import RunError, TmemsimError
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["tmemsim"] + sys.argv[1:])
+
+
+def _fail(message: str, code: int):
+    click.echo(f"tmemsim: {message}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn):
+    """Turn the project's errors into exit codes; --debug shows the traceback instead."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except TmemsimError as exc:
+            if debug:
+                raise
+            _fail(f"error: {exc}", 2)
+        except FileExistsError as exc:
+            if debug:
+                raise
+            _fail(f"error: {exc}", 2)
+        except RunError as exc:
+            if debug:
+                raise
+            _fail(f"run failed: {exc}", 1)
+
+    return wrapper
+
+
+def scenario_options(fn):
+    """Options every command that loads a scenario shares."""
+    fn = click.option("--debug", is_flag=True, help="Show tracebacks.")(fn)
+    fn = click.option("--seed", type=int, help="Override the scenario's seed.")(fn)
+    fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+                      help="Override a scenario value, e.g. guests.0.memory=2GiB.")(fn)
+    fn = click.argument("scenario", type=click.Path(dir_okay=False))(fn)
+    return fn
+
+
+def _load(scenario, overrides, seed):
+    items = list(overrides)
+    if seed is not None:
+        items.append(f"seed={seed}")
+    return api.load_scenario(scenario, items)
+
+
+@contextmanager
+def progress_bar(scenario, label: str, quiet: bool):
+    """A progress bar over simulated time on a terminal; nothing in CI or with --quiet."""
+    total = scenario.warmup + scenario.duration if scenario.duration else None
+    if quiet or total is None or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:.0f}/{task.total:.0f} s simulated"),
+                  TimeElapsedColumn(), transient=True,
+                  console=__import__("rich.console").console.Console(stderr=True)) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda now: bar.update(task, completed=min(now, total))
+
+
+def _print(renderable) -> None:
+    from rich.console import Console
+
+    Console().print(renderable)
+
+
+@click.group()
+@click.version_option(package_name="tmemsim")
+def main():
+    """Simulate hypervisor memory policies: tmem vs host page cache vs dedup."""
+
+
+@main.command()
+@scenario_options
+@handles_errors
+def validate(scenario, overrides, seed, debug):
+    """Check a scenario file and say what it describes."""
+    s = _load(scenario, overrides, seed)
+    guests = s.expanded_guests()
+    click.echo(f"{scenario}: ok — {len(guests)} guest(s), {len(s.disks)} disk(s), policies "
+               f"{', '.join(p.name for p in s.policy_specs())}, pool "
+               f"{s.pool_bytes() // 4096} pages")
+
+
+@main.command()
+@scenario_options
+@click.option("--policy", help="Policy name or kind (default: the scenario's first).")
+@click.option("--out", type=click.Path(file_okay=False), help="Write a results directory.")
+@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--check", is_flag=True, help="Coherence oracle: fail on any stale read.")
+@click.option("--quiet", is_flag=True, help="No progress bar, no table.")
+@handles_errors
+def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
+    """Run a scenario under one policy and print its summary."""
+    s = _load(scenario, overrides, seed)
+    if out:
+        _refuse_existing(out, force)
+    with progress_bar(s, policy or "simulating", quiet) as progress:
+        result = api.simulate(s, policy=policy, check=check or None, command=_command_line(),
+                              progress=progress)
+    if out:
+        result.save(out, force=force)
+    if not quiet:
+        from .table import summary_table
+
+        _print(summary_table(result.summary))
+        if out:
+            click.echo(f"results in {out}")
+
+
+def _refuse_existing(out, force):
+    from pathlib import Path
+
+    if Path(out).exists() and not force:
+        raise FileExistsError(f"{out} exists; use --force to replace it")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

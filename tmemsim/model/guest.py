@@ -1,0 +1,309 @@
+"""A guest: its page cache, dirty pages, threads or arrivals, and the flusher, on its own clock.
+
+A guest serves requests on a local clock and only yields to SimPy when its next action is not
+earlier than the next event anywhere else (DESIGN.md, "Speed"): a page-cache hit, or a miss
+whose completion is already known, costs no SimPy event. `batched=False` yields before every
+action and must give identical results.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+
+from ..caches import make_cache
+from ..metrics import LatencyHistogram
+from ..policies.base import Policy
+from .clock import At, next_event_time
+
+ORDER_FLUSH = 0
+ORDER_CHURN = 1
+ORDER_THREAD = 16  # + thread index
+ORDER_OPEN = 1 << 40  # + request serial: each outstanding open-loop request has its own order
+INF = float("inf")
+
+
+class Thread:
+    """One closed-loop thread, or the open-loop arrival process, and its request stream."""
+
+    __slots__ = ("order", "stream", "ops", "pages", "gaps", "dups", "i", "n", "closed", "ended")
+
+    def __init__(self, order: int, stream, closed: bool):
+        self.order, self.stream, self.closed = order, stream, closed
+        self.ops = self.pages = self.gaps = self.dups = ()
+        self.i = self.n = 0
+        self.ended = False
+
+    def refill(self) -> bool:
+        self.ops, self.pages, self.gaps, self.dups = self.stream.next_chunk()
+        self.i, self.n = 0, len(self.ops)
+        self.ended = self.n == 0
+        return not self.ended
+
+
+class Guest:
+    def __init__(self, env, index: int, name: str, spec, gdisk, hypervisor, contents, costs,
+                 streams, rank: int, batched: bool, horizon: float, budget: int | None,
+                 observer):
+        self.env, self.index, self.name, self.spec = env, index, name, spec
+        self.observer = observer  # .next_time: when counters are next read or reset
+        self.gdisk, self.hv, self.contents = gdisk, hypervisor, contents
+        self.rank, self.batched, self.horizon = rank, batched, horizon
+        self.cache = make_cache(spec.cache, spec.cache_pages())
+        self.dirty: OrderedDict = OrderedDict()  # vpage -> time it was first dirtied
+        self.latest: dict = {}  # vpage -> data of the guest's last write (the oracle's truth)
+        self.counters = hypervisor.counters[index]
+        self.hist = LatencyHistogram()
+        self.record = self.hist.record
+        self.touch = self.cache.toucher()
+        self.cache_insert = self.cache.insert
+        self.hv_read = hypervisor.read
+        self.told = hypervisor.told  # does the policy hear of clean evictions (tmem puts)?
+        self.hit_cost = costs.guest_hit
+        self.sync = spec.workload.sync
+        self.file_pages = spec.workload.file_pages
+        self.remaining = budget if budget is not None else 1 << 62
+        self.events = 0
+        self.last_end = 0.0  # when the guest's latest request completed
+        self.open_serial = 0
+        self.agenda: list = []
+        closed = spec.workload.arrival is None
+        self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(streams)]
+        for th in self.threads:
+            if th.refill():
+                self.agenda.append((0.0, th.order, self._start, th))
+        if spec.writeback_interval > 0:
+            self.agenda.append((spec.writeback_interval, ORDER_FLUSH, self._flush, None))
+        heapq.heapify(self.agenda)
+
+    # ------------------------------------------------------------ the SimPy process
+
+    def process(self):
+        env, agenda, rank = self.env, self.agenda, self.rank
+        while agenda:
+            t, _, action, arg = agenda[0]
+            if t >= self.horizon:
+                return
+            if not self.batched or t >= next_event_time(env):
+                self.events += 1
+                yield At(env, t - env.now, rank)
+            heapq.heappop(agenda)
+            action(t, arg)
+
+    # ------------------------------------------------------------ requests
+
+    def _start(self, t: float, th: Thread) -> None:
+        """Serve th's request due at t (the agenda chose it), then every following one that is
+        due before anything else could interfere with it.
+
+        A read hit touches only this guest's cache, so it need only wait for this guest's own
+        agenda and the observer (`local`); anything that reaches the hypervisor (a miss, a write,
+        a truncate) must also come before every other event of the world (`world`).
+        """
+        local, world = self._bounds()
+        touch = self.touch
+        hit_cost = self.hit_cost
+        closed = th.closed
+        ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, th.i, th.n
+        budget = self.remaining
+        last = self.last_end
+        # counted in locals and stored on the way out: the hot loop does no attribute writes
+        hits = served = reads = 0
+        lb = wb = INF  # the agenda chose the first request: it is served whatever the bounds
+        while True:
+            if t >= lb:
+                self._later(t, th)
+                break
+            if i >= n:
+                if not th.refill():
+                    break
+                self.hist.flush()
+                ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, 0, th.n
+            if served >= budget:
+                break
+            op = ops[i]
+            if op == 0:
+                vpage = pages[i]
+                try:
+                    touch(vpage)
+                except KeyError:
+                    if t >= wb:
+                        self._later(t, th)
+                        break
+                    end = self._miss(t, vpage, th, gaps[i], local if local < world else world)
+                    if end is None:  # the miss waits for the world
+                        served += 1
+                        reads += 1
+                        i += 1
+                        if closed:
+                            break
+                        t += gaps[i - 1]  # an open loop goes on arriving
+                        lb, wb = local, world
+                        continue
+                else:
+                    hits += 1
+                    end = t + hit_cost
+                reads += 1
+            else:
+                if t >= wb:
+                    self._later(t, th)
+                    break
+                if op == 1:
+                    end = self._write(t, pages[i], th.dups[i])
+                else:
+                    end = self._truncate(t, pages[i])
+            served += 1
+            if end > last:
+                last = end
+            t = (end if closed else t) + gaps[i]
+            i += 1
+            lb, wb = local, world
+        th.i = i
+        self.remaining -= served
+        self.last_end = last
+        c = self.counters
+        c.guest_hits += hits
+        c.requests += served
+        c.reads += reads
+
+    def _bounds(self) -> tuple[float, float]:
+        """(local, world): actions strictly before `local` cannot be disturbed in this guest;
+        actions that touch shared state must also come strictly before `world`."""
+        if not self.batched:
+            return -INF, -INF
+        local = self.observer.next_time
+        agenda = self.agenda
+        if agenda and agenda[0][0] < local:
+            local = agenda[0][0]
+        return local, next_event_time(self.env)
+
+    def _later(self, t: float, th: Thread) -> None:
+        if t < self.horizon:
+            heapq.heappush(self.agenda, (t, th.order, self._start, th))
+
+    def _resume(self, t: float, th: Thread) -> None:
+        """Continue th at t: now if nothing else can come first, else through the agenda."""
+        local, world = self._bounds()
+        if t < local and t < world:
+            self._start(t, th)
+        else:
+            self._later(t, th)
+
+    def _miss(self, t, vpage, th, gap, bound):
+        """A page-cache miss at t: ask the hypervisor; finish now if nothing can intervene."""
+        latest = self.latest.get(vpage, 0)
+        done, data = self.hv_read(self.index, vpage, self.gdisk.location(vpage, latest != 0), t)
+        if data != latest:
+            self.counters.stale_reads += 1
+        if done < bound:  # nothing came in between: the page is still absent, insert it now
+            victim = self.cache_insert(vpage)
+            end = done if victim is None else done + self._evict(done, victim[0])
+            self.record(end - t)
+            return end
+        order = th.order
+        if not th.closed:
+            self.open_serial += 1
+            order = ORDER_OPEN + self.open_serial
+        heapq.heappush(self.agenda, (done, order, self._finish, (th, vpage, t, gap)))
+        return None
+
+    def _finish(self, t, arg) -> None:
+        th, vpage, started, gap = arg
+        end = self._fill(t, vpage)
+        self.last_end = end if end > self.last_end else self.last_end
+        self.record(end - started)
+        if th.closed:
+            self._resume(end + gap, th)
+
+    def _fill(self, t: float, vpage: int) -> float:
+        """The page arrived at t: insert it; returns when the request is done (puts included)."""
+        cache = self.cache
+        if vpage in cache:  # another request brought or wrote it meanwhile
+            cache.get(vpage)
+            return t
+        victim = cache.insert(vpage)
+        return t if victim is None else t + self._evict(t, victim[0])
+
+    def _evict(self, t: float, vpage: int) -> float:
+        """A page leaves the cache: write it back if dirty, then (tmem) put it. Returns CPU cost."""
+        data = self.latest.get(vpage, 0)
+        if data and vpage in self.dirty:
+            del self.dirty[vpage]
+            self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), data, t)
+        if not self.told:
+            return 0.0
+        return self.hv.evicted(self.index, vpage, self.gdisk.location(vpage, data != 0), data)
+
+    def _write(self, t: float, vpage: int, pooled: bool) -> float:
+        """A full-page write: into the page cache, dirty (or through to the host if sync)."""
+        c = self.counters
+        c.writes += 1
+        serial = self.contents.new_write(self.index, vpage, pooled)
+        was_written = vpage in self.latest
+        self.latest[vpage] = serial
+        cost = 0.0
+        cache = self.cache
+        if not cache.get(vpage):
+            # the host may hold an older copy of a page the guest did not read first
+            cost = self.hv.invalidate(
+                self.index, [(vpage, self.gdisk.location(vpage, was_written))])
+            victim = cache.insert(vpage)
+            if victim is not None:
+                cost += self._evict(t, victim[0])
+        end = t + self.hit_cost + cost
+        if self.sync:
+            c.sync_writes += 1
+            self.dirty.pop(vpage, None)
+            done = self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), serial, t)
+            end = max(end, done + cost)
+        elif vpage not in self.dirty:
+            self.dirty[vpage] = t
+        c.write_latency_s += end - t
+        return end
+
+    def _truncate(self, t: float, vpage: int) -> float:
+        """Truncate and recreate the file holding vpage: drop its pages, flush, write anew.
+
+        Dirty pages are dropped without write-back; the recreated file is written through the
+        page cache like any other write (its pages become dirty and are flushed later).
+        """
+        first = vpage - vpage % self.file_pages
+        last = min(first + self.file_pages, self.gdisk.pages)
+        cache, dirty, latest = self.cache, self.dirty, self.latest
+        pages = []
+        for p in range(first, last):
+            cache.remove(p)
+            dirty.pop(p, None)
+            pages.append((p, self.gdisk.location(p, p in latest)))
+        end = t + self.hv.invalidate(self.index, pages)
+        for p in range(first, last):
+            end = self._write(end, p, False)
+        return end
+
+    # ------------------------------------------------------------ background work
+
+    def _flush(self, t: float, _) -> None:
+        """The flusher: write back pages dirty for longer than dirty_expire."""
+        limit = t - self.spec.dirty_expire
+        dirty = self.dirty
+        while dirty:
+            vpage, since = next(iter(dirty.items()))
+            if since > limit:
+                break
+            dirty.popitem(last=False)
+            self.hv.write(self.index, vpage, self.gdisk.location(vpage, True),
+                          self.latest[vpage], t)
+        if any(not th.ended for th in self.threads) and self.remaining > 0:
+            heapq.heappush(self.agenda,
+                           (t + self.spec.writeback_interval, ORDER_FLUSH, self._flush, None))
+
+    # ------------------------------------------------------------ observation
+
+    def double_cached(self) -> int:
+        """Pages in this guest's cache that hypervisor memory holds too."""
+        policy = self.hv.policy
+        if type(policy).holds is Policy.holds:  # the policy keeps no pages
+            return 0
+        holds = policy.holds
+        latest, location, g = self.latest, self.gdisk.location, self.index
+        return sum(1 for vp in self.cache.keys() if holds(g, vp, location(vp, vp in latest)))

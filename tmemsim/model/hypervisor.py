@@ -1,0 +1,90 @@
+"""The hypervisor: runs the policy's decisions through the cost model and onto the disks.
+
+It turns "served from host memory" or "go to disk" into completion times, and counts what each
+guest's requests cost the host (host hits, disk reads and writes).
+"""
+
+from __future__ import annotations
+
+from ..images import PAGE_BITS, PAGE_MASK
+from ..policies.base import IGNORED, PUT_ACCEPTED, READ_DISK, WRITE_DISK, Policy
+
+
+class Hypervisor:
+    __slots__ = ("policy", "costs", "counters", "_disk_of", "_offset_of", "_owner_of",
+                 "_read_cost", "_write_cost", "told", "_policy_read")
+
+    def __init__(self, policy, costs, disks: dict, layout, counters: list):
+        self.policy = policy
+        self.costs = costs
+        self.counters = counters
+        self._disk_of = [disks[f.disk] for f in layout.files]
+        self._offset_of = [f.offset for f in layout.files]
+        self._owner_of = [f.owner for f in layout.files]
+        self._read_cost = costs.read
+        self._write_cost = costs.write
+        self._policy_read = policy.read
+        # transparent policies are never told of clean evictions: skip the call altogether
+        self.told = type(policy).evicted is not Policy.evicted
+
+    def io(self, loc: int, t: float, is_write: bool) -> float:
+        """Device completion time of one page I/O at location loc, issued at t."""
+        f = loc >> PAGE_BITS
+        return self._disk_of[f].submit(t, self._offset_of[f] + (loc & PAGE_MASK), is_write)
+
+    def read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
+        """A guest page-cache miss at t: (completion time, data returned)."""
+        path, data = self._policy_read(guest, vpage, loc)
+        c = self.counters[guest]
+        if path >= READ_DISK:
+            c.disk_reads += 1
+            f = loc >> PAGE_BITS
+            done = self._disk_of[f].submit(t, self._offset_of[f] + (loc & PAGE_MASK), False)
+            done += self._read_cost[path]
+        else:
+            c.host_hits += 1
+            done = t + self._read_cost[path]
+        if self.policy.pending_writes:
+            self.drain(t)
+        return done, data
+
+    def write(self, guest: int, vpage: int, loc: int, data: int, t: float) -> float:
+        """A write-back or O_SYNC write reaching the host at t: its completion time."""
+        path = self.policy.write(guest, vpage, loc, data)
+        if path == WRITE_DISK:
+            self.counters[guest].disk_writes += 1
+            done = self.io(loc, t, True) + self._write_cost[path]
+        else:
+            done = t + self._write_cost[path]
+        if self.policy.pending_writes:
+            self.drain(t)
+        return done
+
+    def evicted(self, guest: int, vpage: int, loc: int, data: int) -> float:
+        """A clean page left the guest cache: the CPU time the guest spends telling the host."""
+        if not self.told:
+            return 0.0
+        outcome = self.policy.evicted(guest, vpage, loc, data)
+        if outcome == IGNORED:
+            return 0.0
+        return self.costs.put if outcome == PUT_ACCEPTED else self.costs.put_rejected
+
+    def invalidate(self, guest: int, pages: list) -> float:
+        """A truncate, or a write to an uncached page: the CPU time of the flush hypercalls."""
+        calls = self.policy.invalidate(guest, pages)
+        return calls * self.costs.hypercall if calls else 0.0
+
+    def tick(self, t: float) -> None:
+        self.policy.tick(t)
+        if self.policy.pending_writes:
+            self.drain(t)
+
+    def drain(self, t: float) -> None:
+        """Put the host's own write-backs (writeback host cache) on the disks, in the background."""
+        pending = self.policy.pending_writes
+        for loc in pending:
+            self.io(loc, t, True)
+            owner = self._owner_of[loc >> PAGE_BITS]
+            if owner is not None:
+                self.counters[owner].disk_writes += 1
+        pending.clear()

@@ -1,0 +1,216 @@
+"""The world: one scenario under one policy, built, run on SimPy, and read out as plain rows.
+
+Seeds are split so that every guest thread's request stream depends on the scenario seed and the
+guest's place only — never on the policy — which gives every policy the same requests.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import simpy
+
+from ..images import Contents, GuestDisk, Layout, image_contents
+from ..metrics import GuestCounters, LatencyHistogram, PolicyCounters
+from ..policies import POLICIES, Host
+from ..units import PAGE_SIZE
+from .clock import At
+from .costs import CostModel
+from .disk import make_disk
+from .guest import Guest
+from .hypervisor import Hypervisor
+
+RANK_OBSERVER = 0  # sampler and warm-up reset go first at a tie: they see the state before it
+RANK_HOST = 1
+RANK_GUEST = 2  # + guest index
+
+
+def _seeds(seed: int):
+    """Independent seed trees for request streams, images and disks."""
+    streams, images, disks = np.random.SeedSequence(seed).spawn(3)
+    return streams, images, disks
+
+
+def build_layout(scenario):
+    """Backing files for every image and guest disk; returns (layout, guest disks)."""
+    _, image_seed, _ = _seeds(scenario.seed)
+    layout = Layout()
+    only_disk = next(iter(scenario.disks))
+    base_ids = {}
+    for (name, image), seed in zip(scenario.images.items(),
+                                   image_seed.spawn(len(scenario.images)), strict=True):
+        pages = image.size // PAGE_SIZE
+        disk = image.disk or only_disk
+        f = layout.add(name, disk, pages)
+        f.content = image_contents(pages, image.zero_fraction, image.internal_dup, f.id,
+                                   np.random.default_rng(seed))
+        base_ids[name] = f
+    gdisks = []
+    for index, (gname, g) in enumerate(scenario.expanded_guests()):
+        spec = g.disk
+        if spec.image is None:
+            disk = spec.disk or only_disk
+            own = layout.add(f"{gname}.img", disk, spec.size // PAGE_SIZE, owner=index)
+            gdisks.append(GuestDisk("private", own.id, None, own.pages))
+            continue
+        base = base_ids[spec.image]
+        disk = spec.disk or base.disk
+        suffix = "overlay" if spec.clone == "cow" else "copy"
+        content = base.content if spec.clone == "copy" else None
+        own = layout.add(f"{gname}.{suffix}", disk, base.pages, owner=index, content=content)
+        gdisks.append(GuestDisk(spec.clone, own.id, base.id, base.pages))
+    return layout, gdisks
+
+
+class World:
+    """Everything one run needs; `run()` returns a RunOutput."""
+
+    def __init__(self, scenario, policy_spec, progress=None):
+        self.scenario = scenario
+        self.policy_spec = policy_spec
+        self.progress = progress
+        s = scenario
+        stream_seed, _, disk_seed = _seeds(s.seed)
+        self.env = simpy.Environment()
+        self.layout, gdisks = build_layout(s)
+        self.contents = Contents(self.layout)
+        self.store: dict = {}
+        self.costs = CostModel(s.host.costs)
+        self.disks = {
+            name: make_disk(name, spec, np.random.default_rng(seed),
+                            self.layout.disk_pages.get(name, 1))
+            for (name, spec), seed in zip(s.disks.items(), disk_seed.spawn(len(s.disks)),
+                                          strict=True)
+        }
+        named = s.expanded_guests()
+        self.guest_names = [name for name, _ in named]
+        self.counters = [GuestCounters() for _ in named]
+        self.policy_counters = [PolicyCounters() for _ in named]
+        self.pool_pages = s.pool_bytes() // PAGE_SIZE
+        host = Host(self.pool_pages, self.store, self.contents, self.guest_names, self.layout,
+                    self.policy_counters)
+        self.policy = POLICIES[policy_spec.kind](policy_spec.make_options(), host)
+        self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters)
+        self.horizon = s.warmup + s.duration if s.duration is not None else float("inf")
+        batched = s.engine == "batched"
+        self.next_time = s.warmup if s.warmup > 0 else s.sample_interval
+        self.guests = []
+        for index, ((name, g), seed) in enumerate(
+                zip(named, stream_seed.spawn(len(named)), strict=True)):
+            streams = [g.workload.stream(ts) for ts in seed.spawn(g.workload.threads)]
+            self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
+                                     self.contents, self.costs, streams, RANK_GUEST + index,
+                                     batched, self.horizon, s.requests, self))
+        self.samples: list[tuple] = []  # (time, guest or "HOST", metric, value)
+        self.double_cached_samples: list[int] = []
+        self.measured_from = s.warmup
+
+    # ------------------------------------------------------------ observers
+
+    def _observer(self):
+        """Reset the counters at the end of the warm-up, then sample every interval."""
+        env, s = self.env, self.scenario
+        if s.warmup > 0:
+            yield At(env, s.warmup - env.now, RANK_OBSERVER)
+            self._reset()
+        last = {i: g.counters.as_dict() for i, g in enumerate(self.guests)}
+        while True:
+            # guests read next_time: they must not run their clocks past an observation
+            self.next_time = env.now + s.sample_interval
+            yield At(env, s.sample_interval, RANK_OBSERVER)
+            self._sample(last)
+            if self.progress is not None:
+                self.progress(env.now)
+
+    def _reset(self) -> None:
+        for c in self.counters + self.policy_counters:
+            c.reset()
+        for g in self.guests:
+            g.hist.reset()
+        for d in self.disks.values():
+            d.reset_stats()
+
+    _INTERVAL = ("requests", "reads", "guest_hits", "host_hits", "disk_reads", "disk_writes")
+
+    def _sample(self, last: dict) -> None:
+        now = self.env.now
+        add = self.samples.append
+        total_double = 0
+        for i, g in enumerate(self.guests):
+            now_counts = g.counters.as_dict()
+            for m in self._INTERVAL:
+                add((now, g.name, m, now_counts[m] - last[i][m]))
+            last[i] = now_counts
+            add((now, g.name, "guest_cache_pages", len(g.cache)))
+            add((now, g.name, "pool_pages", self.policy.guest_pages(i)))
+            double = g.double_cached()
+            total_double += double
+            add((now, g.name, "double_cached_pages", double))
+        add((now, "HOST", "pool_used_pages", self.policy.used_pages()))
+        add((now, "HOST", "double_cached_pages", total_double))
+        if self.policy.distinct_is_cheap:
+            add((now, "HOST", "distinct_contents", self.policy.distinct_contents()))
+        self.double_cached_samples.append(total_double)
+
+    def _host_ticker(self, interval: float):
+        while True:
+            yield At(self.env, interval, RANK_HOST)
+            self.hv.tick(self.env.now)
+
+    # ------------------------------------------------------------ running
+
+    def run(self) -> RunOutput:
+        env = self.env
+        wall = time.perf_counter()
+        procs = [env.process(g.process()) for g in self.guests]
+        env.process(self._observer())
+        tick = self.policy.tick_interval
+        if tick:
+            env.process(self._host_ticker(tick))
+        done = env.all_of(procs)
+        if self.horizon < float("inf"):
+            env.run(until=env.any_of([done, env.timeout(self.horizon)]))
+        else:
+            env.run(until=done)
+        # guests run ahead of env.now on their own clocks: the run ends with the last of them
+        end = min(max([env.now] + [g.last_end for g in self.guests]), self.horizon)
+        return RunOutput(self, end, time.perf_counter() - wall)
+
+
+class RunOutput:
+    """What a finished run hands to results: plain numbers, no live objects beyond this call."""
+
+    def __init__(self, world: World, end: float, wall: float):
+        self.policy = world.policy_spec.name
+        self.guest_names = world.guest_names
+        self.measured = max(end - world.measured_from, 0.0)
+        self.wall_seconds = wall
+        self.events = sum(g.events for g in world.guests)
+        self.samples = world.samples
+        self.pool_pages = world.pool_pages
+        self.counters = [c.as_dict() for c in world.counters]
+        self.policy_counters = [c.as_dict() for c in world.policy_counters]
+        self.histograms = []
+        for g in world.guests:
+            if g.counters.guest_hits:  # a read hit costs exactly guest_hit: counted, added here
+                g.hist.add(world.costs.guest_hit, g.counters.guest_hits)
+            self.histograms.append(g.hist)
+        self.cache_pages = [len(g.cache) for g in world.guests]
+        self.pool_used = [world.policy.guest_pages(i) for i in range(len(world.guests))]
+        self.double_cached = [g.double_cached() for g in world.guests]
+        samples = world.double_cached_samples
+        self.double_cached_avg = float(np.mean(samples)) if samples else float(sum(
+            self.double_cached))
+        self.used_pages = world.policy.used_pages()
+        self.distinct = world.policy.distinct_contents()
+        self.disks = {n: dict(requests=d.requests, reads=d.reads, writes=d.writes, busy=d.busy,
+                              response=d.response, waiting=d.waiting)
+                      for n, d in world.disks.items()}
+        self.requests = sum(c["requests"] for c in self.counters)
+
+    def merged_histogram(self) -> LatencyHistogram:
+        total = LatencyHistogram()
+        for h in self.histograms:
+            total.merge(h)
+        return total

@@ -1,0 +1,101 @@
+"""The hypervisor policy protocol, the outcomes it speaks in, and what a policy is given.
+
+A policy is a plain state machine: it says *what happens* to a guest's miss, write-back, clean
+eviction or truncate; the model (`model/hypervisor.py`) decides *when* and charges the costs.
+"""
+
+from __future__ import annotations
+
+from ..fields import Strict
+from ..metrics import PolicyCounters
+
+# Where a guest page-cache miss is served, and so which costs apply (model/costs.py).
+READ_HOST_IO = 0  # hypervisor memory through the I/O path: virtio + page copy
+READ_HOST_CALL = 1  # hypervisor memory through a hypercall: hypercall + page copy
+READ_DISK = 2  # the disk: virtio + device
+READ_DISK_AFTER_CALL = 3  # a hypercall that missed, then the disk: hypercall + virtio + device
+HOST_READS = (READ_HOST_IO, READ_HOST_CALL)
+
+# How a write-back from the guest completes.
+WRITE_DISK = 0  # on the disk (O_DIRECT, writethrough, dedup storage)
+WRITE_ABSORBED = 1  # in host memory (writeback host cache): virtio + page copy
+
+# What became of a clean page the guest evicted.
+IGNORED = 0  # the policy was not told (transparent policies)
+PUT_ACCEPTED = 1
+PUT_REJECTED = 2
+
+
+class Host:
+    """What a policy may know of the host: its pool size, the disks' contents, the guests."""
+
+    def __init__(self, pool_pages: int, store: dict, contents, guests: list[str],
+                 layout, counters: list[PolicyCounters]):
+        self.pool_pages = pool_pages
+        self.store = store  # location -> data that reached the disk (absent: original bytes)
+        self.contents = contents
+        self.guests = guests
+        self.layout = layout
+        self.counters = counters
+
+
+class Policy:
+    """The protocol. `none` implements it most plainly; read it first."""
+
+    name = "policy"
+    distinct_is_cheap = True  # distinct_contents() fast enough to sample every interval
+    tick_interval = None  # seconds between tick() calls, None if the policy needs none
+
+    class Options(Strict):
+        pass
+
+    @classmethod
+    def check_scenario(cls, options, guest_names: list[str]) -> tuple[str, str] | None:
+        """(option key, message) if the options do not fit the scenario's guests, else None."""
+        return None
+
+    def __init__(self, options, host: Host):
+        self.options = options
+        self.host = host
+        self.store = host.store
+        self.counters = host.counters
+        # host-side write-backs the model must put on the disks: list of locations
+        self.pending_writes: list[int] = []
+
+    def read(self, guest: int, vpage: int, loc: int) -> tuple[int, int]:
+        """A guest page-cache miss: (READ_* outcome, data returned)."""
+        raise NotImplementedError
+
+    def write(self, guest: int, vpage: int, loc: int, data: int) -> int:
+        """A write-back (or O_SYNC write) from the guest: WRITE_DISK or WRITE_ABSORBED."""
+        raise NotImplementedError
+
+    def evicted(self, guest: int, vpage: int, loc: int, data: int) -> int:
+        """A clean page left the guest's page cache: IGNORED, PUT_ACCEPTED or PUT_REJECTED."""
+        return IGNORED
+
+    def invalidate(self, guest: int, pages: list[tuple[int, int]]) -> int:
+        """The guest dropped these pages' contents (truncate, or a write without a read first):
+        (vpage, location) of each. Returns the number of hypercalls the guest made (0 if the
+        policy is transparent and the guest says nothing)."""
+        return 0
+
+    def tick(self, now: float) -> None:
+        """Periodic host work (expiry of dirty host pages); may fill pending_writes."""
+
+    def holds(self, guest: int, vpage: int, loc: int) -> bool:
+        """Is this guest page present in hypervisor memory (for double-caching counts)?"""
+        return False
+
+    def used_pages(self) -> int:
+        return 0
+
+    def guest_pages(self, guest: int) -> int:
+        """Pages of hypervisor memory held on behalf of this guest."""
+        return 0
+
+    def distinct_contents(self) -> int:
+        return 0
+
+    def check(self) -> None:
+        """Raise AssertionError if an internal invariant is broken (capacity, accounting)."""

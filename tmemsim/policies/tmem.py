@@ -1,0 +1,177 @@
+"""`tmem`: Xen transcendent memory as the guest's cleancache — put, get, flush.
+
+Private ephemeral pools keyed (guest, vpage) with exclusive gets; optionally a shared pool for
+unwritten CoW base pages keyed by location, and content dedup of ephemeral pages (tmem_dedup).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Literal
+
+from pydantic import Field
+
+from ..fields import SizeOrZero, Strict
+from ..images import PAGE_BITS
+from ..units import PAGE_SIZE
+from .base import (
+    PUT_ACCEPTED,
+    PUT_REJECTED,
+    READ_DISK_AFTER_CALL,
+    READ_HOST_CALL,
+    WRITE_DISK,
+    Policy,
+)
+
+_PRIVATE = 1 << 48  # private keys are (guest + 1) << 48 | vpage; shared keys are locations
+_MISS = object()
+
+
+class Tmem(Policy):
+    """Ephemeral pages are evicted oldest-put first from one global list; with `weights`, a guest
+    over its weighted share of the pool loses its own oldest pages first."""
+
+    name = "tmem"
+
+    class Options(Strict):
+        pool: Literal["private", "shared"] = "private"
+        dedup: bool = False
+        weights: dict[str, float] | None = None
+        keep_free: SizeOrZero = 1 << 20  # Xen keeps some memory free; DESIGN: 1 MiB
+        weight_default: float = Field(1.0, gt=0)
+
+    @classmethod
+    def check_scenario(cls, options, guest_names):
+        unknown = sorted(set(options.weights or {}) - set(guest_names))
+        if unknown:
+            return "weights", (f"weights name unknown guests: {', '.join(unknown)}; guests are "
+                               f"{', '.join(guest_names)}")
+        return None
+
+    def __init__(self, options, host):
+        super().__init__(options, host)
+        self.capacity = max(host.pool_pages - options.keep_free // PAGE_SIZE, 0)
+        self.shared = options.pool == "shared"
+        self.dedup = options.dedup
+        self.distinct_is_cheap = options.dedup
+        self.eph: OrderedDict = OrderedDict()  # key -> (data, location), oldest put first
+        self.by_guest = [OrderedDict() for _ in host.guests]  # private keys, oldest first
+        self.content_of_key: dict = {}  # key -> content (dedup only)
+        self.refs: dict = {}  # content -> number of keys sharing its physical page (dedup)
+        self._base = [f.owner is None for f in host.layout.files]
+        weights = options.weights or {}
+        self.weights = [weights.get(g, options.weight_default) for g in host.guests]
+        self.weighted = options.weights is not None
+
+    # ------------------------------------------------------------ keys and accounting
+
+    def _key(self, guest: int, vpage: int, loc: int) -> int:
+        if self.shared and self._base[loc >> PAGE_BITS]:
+            return loc
+        return (guest + 1) * _PRIVATE | vpage
+
+    def used_pages(self) -> int:
+        return len(self.refs) if self.dedup else len(self.eph)
+
+    def _remove(self, key: int) -> None:
+        """Drop key from the pool (it must be present)."""
+        del self.eph[key]
+        if key >= _PRIVATE:
+            del self.by_guest[(key >> 48) - 1][key]
+        if self.dedup:
+            content = self.content_of_key.pop(key)
+            n = self.refs[content] - 1
+            if n:
+                self.refs[content] = n
+            else:
+                del self.refs[content]
+
+    def _victim(self, putter: int):
+        """The key to evict for room, or None if nothing can be evicted."""
+        if not self.eph:
+            return None
+        if self.weighted:
+            total = sum(self.weights)
+            over = [(len(pool) - self.capacity * w / total, g)
+                    for g, (pool, w) in enumerate(zip(self.by_guest, self.weights, strict=True))]
+            excess, guest = max(over)
+            if over[putter][0] > 0:
+                guest = putter
+            if excess > 0 or over[putter][0] > 0:
+                return next(iter(self.by_guest[guest]))
+        return next(iter(self.eph))
+
+    # ------------------------------------------------------------ the hypercalls
+
+    def read(self, guest, vpage, loc):
+        """A get: exclusive for private pools (a hit removes the page), refreshing for shared."""
+        self.counters[guest].tmem_gets += 1
+        key = self._key(guest, vpage, loc)
+        entry = self.eph.get(key, _MISS)
+        if entry is _MISS:
+            return READ_DISK_AFTER_CALL, self.store.get(loc, 0)
+        self.counters[guest].tmem_get_hits += 1
+        if key < _PRIVATE:
+            self.eph.move_to_end(key)
+        else:
+            self._remove(key)
+        return READ_HOST_CALL, entry[0]
+
+    def write(self, guest, vpage, loc, data):
+        # tmem is not in the write path: write-backs go to disk as with cache=none
+        self.store[loc] = data
+        return WRITE_DISK
+
+    def evicted(self, guest, vpage, loc, data):
+        """A put of a clean page: overwrite an old copy, evict for room, or fail leaving nothing."""
+        c = self.counters[guest]
+        c.tmem_puts += 1
+        key = self._key(guest, vpage, loc)
+        if key in self.eph:
+            self._remove(key)  # an overwrite: the old copy must not survive a failed put
+        content = self.host.contents.content(loc, data) if self.dedup else None
+        need_page = not self.dedup or content not in self.refs
+        while need_page and self.used_pages() >= self.capacity:
+            victim = self._victim(guest)
+            if victim is None:
+                c.tmem_puts_rejected += 1
+                return PUT_REJECTED
+            owner = (victim >> 48) - 1 if victim >= _PRIVATE else guest
+            self.counters[owner].tmem_evictions += 1
+            self._remove(victim)
+            need_page = not self.dedup or content not in self.refs
+        self.eph[key] = (data, loc)
+        if key >= _PRIVATE:
+            self.by_guest[guest][key] = None
+        if self.dedup:
+            self.content_of_key[key] = content
+            self.refs[content] = self.refs.get(content, 0) + 1
+        return PUT_ACCEPTED
+
+    def invalidate(self, guest, pages):
+        """Flush page / flush object: the guest's private copies of these pages go."""
+        self.counters[guest].tmem_flushes += 1
+        for vpage, _loc in pages:
+            key = (guest + 1) * _PRIVATE | vpage
+            if key in self.eph:
+                self._remove(key)
+        return 1
+
+    # ------------------------------------------------------------ observation
+
+    def holds(self, guest, vpage, loc):
+        return self._key(guest, vpage, loc) in self.eph
+
+    def guest_pages(self, guest):
+        return len(self.by_guest[guest])
+
+    def distinct_contents(self):
+        if self.dedup:
+            return len(self.refs)
+        content = self.host.contents.content
+        return len({content(loc, data) for data, loc in self.eph.values()})
+
+    def check(self):
+        assert self.used_pages() <= self.capacity, "tmem pool over capacity"
+        assert sum(len(p) for p in self.by_guest) + sum(
+            1 for k in self.eph if k < _PRIVATE) == len(self.eph), "pool accounting"

@@ -1,0 +1,212 @@
+"""Results: the tables of one or more runs, and the directory they are saved in, atomically.
+
+A results directory holds scenario.yaml, meta.json, summary.csv, timeseries.parquet,
+latency.parquet and plots/; it is built beside its target and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_COLUMNS = [
+    "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
+    "disk_writes", "guest_hit_ratio", "host_hit_ratio", "read_hit_ratio", "mean_read_latency_us",
+    "p50_read_latency_us", "p95_read_latency_us", "p99_read_latency_us", "throughput_ops",
+    "guest_cache_pages", "host_pool_pages", "host_pool_used_pages", "double_cached_pages",
+    "distinct_contents_cached", "tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits",
+    "tmem_flushes", "tmem_evictions", "frontswap_stores", "frontswap_loads", "swap_disk_io",
+    "stale_reads",
+]
+EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_rejected",
+                 "fairness_jain"]
+_COUNTS = ["requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
+           "swap_disk_io", "stale_reads"]
+_POLICY_COUNTS = ["tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits",
+                  "tmem_flushes", "tmem_evictions", "frontswap_stores", "frontswap_loads",
+                  "frontswap_rejected"]
+
+
+def _ratio(a, b) -> float:
+    return a / b if b else 0.0
+
+
+def _row(policy, guest, counts, policy_counts, hist, measured, memory) -> dict:
+    row = {"policy": policy, "guest": guest}
+    row.update({k: counts[k] for k in _COUNTS})
+    row.update({k: policy_counts[k] for k in _POLICY_COUNTS})
+    reads = counts["reads"]
+    row["guest_hit_ratio"] = _ratio(counts["guest_hits"], reads)
+    row["host_hit_ratio"] = _ratio(counts["host_hits"], reads)
+    row["read_hit_ratio"] = _ratio(counts["guest_hits"] + counts["host_hits"], reads)
+    row["mean_read_latency_us"] = hist.mean() * 1e6
+    for q in (50, 95, 99):
+        row[f"p{q}_read_latency_us"] = hist.percentile(q) * 1e6
+    row["throughput_ops"] = _ratio(counts["requests"], measured)
+    row["mean_write_latency_us"] = _ratio(counts["write_latency_s"], counts["writes"]) * 1e6
+    row.update(memory)
+    return row
+
+
+def jain(values) -> float:
+    """Jain's fairness index: 1 when all equal, 1/n when one takes everything."""
+    x = np.asarray(values, dtype=float)
+    return float(x.sum() ** 2 / (len(x) * (x**2).sum())) if len(x) and (x**2).sum() else 1.0
+
+
+def summary_rows(out) -> list[dict]:
+    """summary.csv rows of one run: one per guest, then guest == "ALL"."""
+    rows = []
+    for i, name in enumerate(out.guest_names):
+        memory = {
+            "guest_cache_pages": out.cache_pages[i],
+            "host_pool_pages": out.pool_pages,
+            "host_pool_used_pages": out.pool_used[i],
+            "double_cached_pages": out.double_cached[i],
+            "distinct_contents_cached": 0,
+            "double_cached_pages_avg": float("nan"),
+        }
+        rows.append(_row(out.policy, name, out.counters[i], out.policy_counters[i],
+                         out.histograms[i], out.measured, memory))
+    total = {k: sum(c[k] for c in out.counters) for k in out.counters[0]}
+    ptotal = {k: sum(c[k] for c in out.policy_counters) for k in out.policy_counters[0]}
+    memory = {
+        "guest_cache_pages": sum(out.cache_pages),
+        "host_pool_pages": out.pool_pages,
+        "host_pool_used_pages": out.used_pages,
+        "double_cached_pages": sum(out.double_cached),
+        "distinct_contents_cached": out.distinct,
+        "double_cached_pages_avg": out.double_cached_avg,
+    }
+    all_row = _row(out.policy, "ALL", total, ptotal, out.merged_histogram(), out.measured, memory)
+    all_row["fairness_jain"] = jain([r["throughput_ops"] for r in rows])
+    rows.append(all_row)
+    for r in rows:
+        r.setdefault("fairness_jain", float("nan"))
+    return rows
+
+
+def latency_rows(out) -> list[dict]:
+    rows = []
+    hists = list(zip(out.guest_names, out.histograms, strict=True))
+    for guest, hist in hists + [("ALL", out.merged_histogram())]:
+        for lo, hi, count in hist.rows():
+            rows.append({"policy": out.policy, "guest": guest, "lo_us": lo * 1e6,
+                         "hi_us": hi * 1e6, "count": count})
+    return rows
+
+
+def _versions() -> dict:
+    import pydantic
+    import simpy
+
+    from . import __version__
+
+    return {"tmemsim": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "simpy": simpy.__version__, "pandas": pd.__version__,
+            "pydantic": pydantic.__version__}
+
+
+class Result:
+    """The tables of one scenario under one or more policies (what a results directory holds)."""
+
+    def __init__(self, summary: pd.DataFrame, timeseries: pd.DataFrame, latency: pd.DataFrame,
+                 meta: dict, scenario_yaml: str = ""):
+        self.summary = summary
+        self.timeseries = timeseries
+        self.latency = latency
+        self.meta = meta
+        self.scenario_yaml = scenario_yaml
+
+    @classmethod
+    def from_runs(cls, scenario, outputs: list, command: str = "") -> Result:
+        from .scenario import resolved_yaml
+
+        summary = pd.DataFrame([r for out in outputs for r in summary_rows(out)])
+        summary = summary[SUMMARY_COLUMNS + EXTRA_COLUMNS]
+        ts = [(t, out.policy, g, m, float(v)) for out in outputs for (t, g, m, v) in out.samples]
+        timeseries = pd.DataFrame(ts, columns=["time_s", "policy", "guest", "metric", "value"])
+        latency = pd.DataFrame([r for out in outputs for r in latency_rows(out)],
+                               columns=["policy", "guest", "lo_us", "hi_us", "count"])
+        versions = _versions()
+        meta = {
+            "tmemsim_version": versions["tmemsim"],
+            "scenario": scenario.name,
+            "description": scenario.description,
+            "seed": scenario.seed,
+            "policies": [out.policy for out in outputs],
+            "duration_s": {out.policy: out.measured for out in outputs},
+            "warmup_s": scenario.warmup,
+            "sample_interval_s": scenario.sample_interval,
+            "wall_seconds": {out.policy: round(out.wall_seconds, 3) for out in outputs},
+            "simulated_requests": {out.policy: out.requests for out in outputs},
+            "events": {out.policy: out.events for out in outputs},
+            "disks": {out.policy: out.disks for out in outputs},
+            "versions": versions,
+            "command": command,
+        }
+        return cls(summary, timeseries, latency, meta, resolved_yaml(scenario))
+
+    def row(self, policy: str | None = None, guest: str = "ALL") -> pd.Series:
+        s = self.summary
+        if policy is None:
+            policy = s["policy"].iloc[0]
+        return s[(s["policy"] == policy) & (s["guest"] == guest)].iloc[0]
+
+    def save(self, out_dir, force: bool = False, plots: bool = True) -> Path:
+        """Write the results directory atomically: built beside the target, renamed at the end."""
+        out = Path(out_dir)
+        if out.exists() and not force:
+            raise FileExistsError(f"{out} exists; use --force to replace it")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            (tmp / "scenario.yaml").write_text(self.scenario_yaml)
+            (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
+            self.summary.to_csv(tmp / "summary.csv", index=False)
+            self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
+            self.latency.to_parquet(tmp / "latency.parquet", index=False)
+            if plots:
+                self._save_plots(tmp)
+            if out.exists():
+                old = out.with_name(f".{out.name}.old")
+                if old.exists():
+                    shutil.rmtree(old)
+                out.rename(old)
+                tmp.rename(out)
+                shutil.rmtree(old)
+            else:
+                tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    def _save_plots(self, directory: Path) -> list:
+        try:
+            from . import plots
+        except ImportError:  # plots arrive with the comparison issue
+            return []
+        figs = plots.figures(self.summary, self.timeseries, self.latency, self.meta)
+        return plots.save(figs, directory / "plots")
+
+
+def read_results(directory) -> Result:
+    d = Path(directory)
+    if not (d / "summary.csv").exists():
+        raise FileNotFoundError(f"{d} is not a tmemsim results directory (no summary.csv)")
+    meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+    summary = pd.read_csv(d / "summary.csv")
+    ts_path, lat_path = d / "timeseries.parquet", d / "latency.parquet"
+    timeseries = pd.read_parquet(ts_path) if ts_path.exists() else pd.DataFrame(
+        columns=["time_s", "policy", "guest", "metric", "value"])
+    latency = pd.read_parquet(lat_path) if lat_path.exists() else pd.DataFrame(
+        columns=["policy", "guest", "lo_us", "hi_us", "count"])
+    scenario_yaml = (d / "scenario.yaml").read_text() if (d / "scenario.yaml").exists() else ""
+    return Result(summary, timeseries, latency, meta, scenario_yaml)
