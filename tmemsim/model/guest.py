@@ -47,6 +47,7 @@ class Guest:
                  observer):
         self.env, self.index, self.name, self.spec = env, index, name, spec
         self.observer = observer  # .next_time: when counters are next read or reset
+        self.checker = None  # under --check: called after every action, raises if broken
         self.gdisk, self.hv, self.contents = gdisk, hypervisor, contents
         self.rank, self.batched, self.horizon = rank, batched, horizon
         self.cache = make_cache(spec.cache, spec.cache_pages())
@@ -89,6 +90,8 @@ class Guest:
                 yield At(env, t - env.now, rank)
             heapq.heappop(agenda)
             action(t, arg)
+            if self.checker is not None:
+                self.checker()
 
     # ------------------------------------------------------------ requests
 
@@ -169,7 +172,7 @@ class Guest:
     def _bounds(self) -> tuple[float, float]:
         """(local, world): actions strictly before `local` cannot be disturbed in this guest;
         actions that touch shared state must also come strictly before `world`."""
-        if not self.batched:
+        if not self.batched or self.checker is not None:
             return -INF, -INF
         local = self.observer.next_time
         agenda = self.agenda

@@ -21,6 +21,11 @@ from .disk import make_disk
 from .guest import Guest
 from .hypervisor import Hypervisor
 
+
+class InvariantError(AssertionError):
+    """A model invariant broke during a checked run: a bug in tmemsim, never bad input."""
+
+
 RANK_OBSERVER = 0  # sampler and warm-up reset go first at a tie: they see the state before it
 RANK_HOST = 1
 RANK_GUEST = 2  # + guest index
@@ -102,6 +107,10 @@ class World:
             self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
                                      self.contents, self.costs, streams, RANK_GUEST + index,
                                      batched, self.horizon, s.requests, self))
+        if s.check:
+            # the oracle: one request per action, invariants checked after each
+            for g in self.guests:
+                g.checker = self.check_invariants
         self.samples: list[tuple] = []  # (time, guest or "HOST", metric, value)
         self.double_cached_samples: list[int] = []
         self.measured_from = s.warmup
@@ -120,6 +129,8 @@ class World:
             self.next_time = env.now + s.sample_interval
             yield At(env, s.sample_interval, RANK_OBSERVER)
             self._sample(last)
+            if s.check:
+                self.check_deep()
             if self.progress is not None:
                 self.progress(env.now)
 
@@ -152,6 +163,29 @@ class World:
         if self.policy.distinct_is_cheap:
             add((now, "HOST", "distinct_contents", self.policy.distinct_contents()))
         self.double_cached_samples.append(total_double)
+
+    def check_invariants(self) -> None:
+        """After every action under `check: true`: capacities (cheap). Raises InvariantError."""
+        try:
+            self.policy.check()
+        except AssertionError as exc:
+            raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
+        for g in self.guests:
+            if len(g.cache) > g.cache.capacity:
+                raise InvariantError(f"{g.name}: page cache {len(g.cache)} > {g.cache.capacity}")
+
+    def check_deep(self) -> None:
+        """At every sample under `check: true`: the rules that cost a pass over the caches."""
+        try:
+            self.policy.check_deep()
+        except AssertionError as exc:
+            raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
+        exclusive = getattr(self.policy, "exclusive_with_guest", None)
+        for i, g in enumerate(self.guests):
+            both = [vp for vp in g.cache.keys() if exclusive(i, vp)] if exclusive else []
+            if both:
+                raise InvariantError(
+                    f"{g.name}: pages {both[:5]} are in the guest cache and its private pool")
 
     def _host_ticker(self, interval: float):
         while True:

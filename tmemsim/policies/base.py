@@ -98,4 +98,7 @@ class Policy:
         return 0
 
     def check(self) -> None:
-        """Raise AssertionError if an internal invariant is broken (capacity, accounting)."""
+        """Raise AssertionError if a cheap invariant is broken (capacity): after every action."""
+
+    def check_deep(self) -> None:
+        """Raise AssertionError if an invariant that costs a pass over the pool is broken."""

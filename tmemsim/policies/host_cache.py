@@ -110,4 +110,7 @@ class HostCache(Policy):
 
     def check(self):
         assert len(self.cache) <= self.host.pool_pages, "host cache over the pool"
+
+    def check_deep(self):
         assert all(loc in self.cache for loc in self.dirty), "dirty page not cached"
+        assert sum(self._per_guest) <= len(self.cache), "per-guest accounting"

@@ -162,6 +162,10 @@ class Tmem(Policy):
     def holds(self, guest, vpage, loc):
         return self._key(guest, vpage, loc) in self.eph
 
+    def exclusive_with_guest(self, guest, vpage):
+        """Is this guest page in its private pool? (must never be while the guest caches it)"""
+        return (guest + 1) * _PRIVATE | vpage in self.eph
+
     def guest_pages(self, guest):
         return len(self.by_guest[guest])
 
@@ -173,5 +177,9 @@ class Tmem(Policy):
 
     def check(self):
         assert self.used_pages() <= self.capacity, "tmem pool over capacity"
+
+    def check_deep(self):
         assert sum(len(p) for p in self.by_guest) + sum(
             1 for k in self.eph if k < _PRIVATE) == len(self.eph), "pool accounting"
+        if self.dedup:
+            assert sum(self.refs.values()) == len(self.eph), "dedup reference counts"
