@@ -5,9 +5,12 @@ Everything the CLI does goes through here, so a notebook can do the same with th
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
 from .errors import RunError, ScenarioError
 from .model import World
-from .results import Result, read_results
+from .results import Comparison, Result, read_results
 from .scenario import PolicySpec, Scenario, load_scenario
 
 
@@ -57,6 +60,52 @@ def simulate(scenario, policy=None, overrides=None, check: bool | None = None,
     return result
 
 
+def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
+            check: bool | None = None, command: str = "", progress=None) -> Comparison:
+    """Run the scenario under several policies on identical request streams.
+
+    jobs > 1 runs the policies in separate processes; the result is the same as serial (every
+    run is its own world, seeded from the scenario alone). progress(done, total) is called as
+    policies finish.
+    """
+    s = _scenario(scenario, overrides)
+    if check is not None:
+        s = s.model_copy(update={"check": check})
+    specs = select_policies(s, policies)
+    jobs = min(jobs or os.cpu_count() or 1, len(specs))
+    outputs: dict[str, object] = {}
+    if jobs <= 1:
+        for spec in specs:
+            outputs[spec.name] = _run_named(s, spec)
+            if progress:
+                progress(len(outputs), len(specs))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_run_named, s, spec): spec for spec in specs}
+            try:
+                for fut in as_completed(futures):
+                    outputs[futures[fut].name] = fut.result()
+                    if progress:
+                        progress(len(outputs), len(specs))
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    result = Result.from_runs(s, [outputs[spec.name] for spec in specs], command)
+    _enforce_check(s, result)
+    return result
+
+
+def _run_named(s: Scenario, spec: PolicySpec):
+    """One policy's run; a failure says which policy failed."""
+    try:
+        return run_policy(s, spec)
+    except (RunError, ScenarioError):
+        raise
+    except Exception as exc:
+        raise RunError(f"policy {spec.name!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
 def _enforce_check(s: Scenario, result: Result) -> None:
     if not s.check:
         return
@@ -67,4 +116,5 @@ def _enforce_check(s: Scenario, result: Result) -> None:
         raise RunError(f"coherence check failed: stale reads ({detail})")
 
 
-__all__ = ["Result", "Scenario", "load_scenario", "read_results", "simulate", "select_policies"]
+__all__ = ["Comparison", "Result", "Scenario", "compare", "load_scenario", "read_results",
+           "simulate", "select_policies"]

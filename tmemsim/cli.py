@@ -74,12 +74,12 @@ def progress_bar(scenario, label: str, quiet: bool):
     if quiet or total is None or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed:.0f}/{task.total:.0f} s simulated"),
-                  TimeElapsedColumn(), transient=True,
-                  console=__import__("rich.console").console.Console(stderr=True)) as bar:
+                  TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(label, total=total)
         yield lambda now: bar.update(task, completed=min(now, total))
 
@@ -132,6 +132,65 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
         _print(summary_table(result.summary))
         if out:
             click.echo(f"results in {out}")
+
+
+@main.command()
+@scenario_options
+@click.option("--policies", help="Comma-separated subset of the scenario's policies.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write a results directory.")
+@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--jobs", type=int, default=None,
+              help="Parallel processes (default: the number of cores).")
+@click.option("--check", is_flag=True, help="Coherence oracle: fail on any stale read.")
+@click.option("--quiet", is_flag=True, help="No progress bar, no table.")
+@handles_errors
+def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check, quiet):
+    """Run every policy of a scenario on the same requests and compare them."""
+    s = _load(scenario, overrides, seed)
+    if out:
+        _refuse_existing(out, force)
+    with policy_progress(quiet) as progress:
+        result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
+                             command=_command_line(), progress=progress)
+    if out:
+        result.save(out, force=force)
+    if not quiet:
+        from .table import comparison_table
+
+        _print(comparison_table(result.summary, title=s.name))
+        if out:
+            click.echo(f"results, figures and report.md in {out}")
+
+
+@contextmanager
+def policy_progress(quiet: bool):
+    """A bar over the policies of a comparison, on a terminal only."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("policies", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@main.command()
+@click.argument("results", type=click.Path(file_okay=False))
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@handles_errors
+def plot(results, debug):
+    """Redraw the figures and report.md of a results directory."""
+    from pathlib import Path
+
+    from .errors import TmemsimError
+    from .results import redraw
+
+    if not (Path(results) / "summary.csv").exists():
+        raise TmemsimError(f"{results}: not a tmemsim results directory (no summary.csv)")
+    files = redraw(results)
+    click.echo(f"{len(files)} files in {Path(results) / 'plots'}")
 
 
 def _refuse_existing(out, force):

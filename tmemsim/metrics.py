@@ -62,6 +62,15 @@ class LatencyHistogram:
         self.pending: list[float] = []
         self.record = self.pending.append
 
+    def __getstate__(self):
+        self.flush()
+        return self.counts, self.total, self.n
+
+    def __setstate__(self, state):
+        self.counts, self.total, self.n = state
+        self.pending = []
+        self.record = self.pending.append
+
     def reset(self) -> None:
         self.counts[:] = 0
         self.total = 0.0

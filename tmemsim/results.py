@@ -141,7 +141,8 @@ class Result:
             "description": scenario.description,
             "seed": scenario.seed,
             "policies": [out.policy for out in outputs],
-            "duration_s": {out.policy: out.measured for out in outputs},
+            "duration_s": max(out.measured for out in outputs),
+            "measured_s": {out.policy: out.measured for out in outputs},
             "warmup_s": scenario.warmup,
             "sample_interval_s": scenario.sample_interval,
             "wall_seconds": {out.policy: round(out.wall_seconds, 3) for out in outputs},
@@ -188,13 +189,28 @@ class Result:
             raise
         return out
 
+    def plot(self) -> dict:
+        """The comparison figures (matplotlib Figures by name), drawn from these tables only."""
+        from . import plots
+
+        return plots.figures(self.summary, self.timeseries, self.latency, self.meta)
+
     def _save_plots(self, directory: Path) -> list:
-        try:
-            from . import plots
-        except ImportError:  # plots arrive with the comparison issue
-            return []
-        figs = plots.figures(self.summary, self.timeseries, self.latency, self.meta)
-        return plots.save(figs, directory / "plots")
+        from . import plots
+        from .report import write_report
+
+        files = plots.save(self.plot(), directory / "plots")
+        write_report(directory, self.summary, self.meta, [f for f in files if f.suffix == ".png"])
+        return files
+
+
+Comparison = Result  # a comparison is a Result holding several policies
+
+
+def redraw(directory) -> list:
+    """Draw plots/ and report.md again from a results directory's tables."""
+    d = Path(directory)
+    return read_results(d)._save_plots(d)
 
 
 def read_results(directory) -> Result:
