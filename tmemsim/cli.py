@@ -87,7 +87,10 @@ def progress_bar(scenario, label: str, quiet: bool):
 def _print(renderable) -> None:
     from rich.console import Console
 
-    Console().print(renderable)
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: no need to squeeze the table into 80 columns
+        console = Console(width=140)
+    console.print(renderable)
 
 
 @click.group()

@@ -12,6 +12,7 @@ import heapq
 from collections import OrderedDict
 
 from ..caches import make_cache
+from ..images import PAGE_BITS
 from ..metrics import LatencyHistogram
 from ..policies.base import Policy
 from .clock import At, next_event_time
@@ -60,6 +61,10 @@ class Guest:
         self.cache_insert = self.cache.insert
         self.hv_read = hypervisor.read
         self.told = hypervisor.told  # does the policy hear of clean evictions (tmem puts)?
+        # GuestDisk.location, unrolled for the miss path
+        self.cow = gdisk.kind == "cow"
+        self.own_loc = gdisk.own << PAGE_BITS
+        self.base_loc = (gdisk.base << PAGE_BITS) if self.cow else self.own_loc
         self.hit_cost = costs.guest_hit
         self.sync = spec.workload.sync
         self.file_pages = spec.workload.file_pages
@@ -195,12 +200,16 @@ class Guest:
     def _miss(self, t, vpage, th, gap, bound):
         """A page-cache miss at t: ask the hypervisor; finish now if nothing can intervene."""
         latest = self.latest.get(vpage, 0)
-        done, data = self.hv_read(self.index, vpage, self.gdisk.location(vpage, latest != 0), t)
+        loc = (self.base_loc if self.cow and not latest else self.own_loc) | vpage
+        done, data = self.hv_read(self.index, vpage, loc, t)
         if data != latest:
             self.counters.stale_reads += 1
         if done < bound:  # nothing came in between: the page is still absent, insert it now
             victim = self.cache_insert(vpage)
-            end = done if victim is None else done + self._evict(done, victim[0])
+            end = done
+            # a clean victim under a transparent policy leaves without a word: no call
+            if victim is not None and (self.told or victim[0] in self.dirty):
+                end += self._evict(done, victim[0])
             self.record(end - t)
             return end
         order = th.order

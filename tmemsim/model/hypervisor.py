@@ -12,7 +12,7 @@ from ..policies.base import IGNORED, PUT_ACCEPTED, READ_DISK, WRITE_DISK, Policy
 
 class Hypervisor:
     __slots__ = ("policy", "costs", "counters", "_disk_of", "_offset_of", "_owner_of",
-                 "_read_cost", "_write_cost", "told", "_policy_read")
+                 "_read_cost", "_write_cost", "told", "_policy_read", "_pending")
 
     def __init__(self, policy, costs, disks: dict, layout, counters: list):
         self.policy = policy
@@ -24,6 +24,7 @@ class Hypervisor:
         self._read_cost = costs.read
         self._write_cost = costs.write
         self._policy_read = policy.read
+        self._pending = policy.pending_writes  # the same list for the policy's life
         # transparent policies are never told of clean evictions: skip the call altogether
         self.told = type(policy).evicted is not Policy.evicted
 
@@ -44,7 +45,7 @@ class Hypervisor:
         else:
             c.host_hits += 1
             done = t + self._read_cost[path]
-        if self.policy.pending_writes:
+        if self._pending:
             self.drain(t)
         return done, data
 

@@ -105,16 +105,20 @@ class Tmem(Policy):
 
     def read(self, guest, vpage, loc):
         """A get: exclusive for private pools (a hit removes the page), refreshing for shared."""
-        self.counters[guest].tmem_gets += 1
-        key = self._key(guest, vpage, loc)
-        entry = self.eph.get(key, _MISS)
-        if entry is _MISS:
-            return READ_DISK_AFTER_CALL, self.store.get(loc, 0)
-        self.counters[guest].tmem_get_hits += 1
-        if key < _PRIVATE:
-            self.eph.move_to_end(key)
+        c = self.counters[guest]
+        c.tmem_gets += 1
+        if self.shared and self._base[loc >> PAGE_BITS]:
+            entry = self.eph.get(loc, _MISS)
+            if entry is _MISS:
+                return READ_DISK_AFTER_CALL, self.store.get(loc, 0)
+            self.eph.move_to_end(loc)
         else:
+            key = (guest + 1) * _PRIVATE | vpage
+            entry = self.eph.get(key, _MISS)
+            if entry is _MISS:
+                return READ_DISK_AFTER_CALL, self.store.get(loc, 0)
             self._remove(key)
+        c.tmem_get_hits += 1
         return READ_HOST_CALL, entry[0]
 
     def write(self, guest, vpage, loc, data):
@@ -126,27 +130,37 @@ class Tmem(Policy):
         """A put of a clean page: overwrite an old copy, evict for room, or fail leaving nothing."""
         c = self.counters[guest]
         c.tmem_puts += 1
+        eph = self.eph
         key = self._key(guest, vpage, loc)
-        if key in self.eph:
+        if key in eph:
             self._remove(key)  # an overwrite: the old copy must not survive a failed put
-        content = self.host.contents.content(loc, data) if self.dedup else None
-        need_page = not self.dedup or content not in self.refs
-        while need_page and self.used_pages() >= self.capacity:
-            victim = self._victim(guest)
-            if victim is None:
-                c.tmem_puts_rejected += 1
-                return PUT_REJECTED
-            owner = (victim >> 48) - 1 if victim >= _PRIVATE else guest
-            self.counters[owner].tmem_evictions += 1
-            self._remove(victim)
-            need_page = not self.dedup or content not in self.refs
-        self.eph[key] = (data, loc)
-        if key >= _PRIVATE:
-            self.by_guest[guest][key] = None
         if self.dedup:
+            content = self.host.contents.content(loc, data)
+            while content not in self.refs and len(self.refs) >= self.capacity:
+                if not self._evict_one(guest):
+                    c.tmem_puts_rejected += 1
+                    return PUT_REJECTED
             self.content_of_key[key] = content
             self.refs[content] = self.refs.get(content, 0) + 1
+        else:
+            while len(eph) >= self.capacity:
+                if not self._evict_one(guest):
+                    c.tmem_puts_rejected += 1
+                    return PUT_REJECTED
+        eph[key] = (data, loc)
+        if key >= _PRIVATE:
+            self.by_guest[guest][key] = None
         return PUT_ACCEPTED
+
+    def _evict_one(self, putter: int) -> bool:
+        """Evict one ephemeral page to make room for putter's put; False if none can go."""
+        victim = self._victim(putter)
+        if victim is None:
+            return False
+        owner = (victim >> 48) - 1 if victim >= _PRIVATE else putter
+        self.counters[owner].tmem_evictions += 1
+        self._remove(victim)
+        return True
 
     def invalidate(self, guest, pages):
         """Flush page / flush object: the guest's private copies of these pages go."""
