@@ -73,7 +73,7 @@ class Guest:
         self.last_end = 0.0  # when the guest's latest request completed
         self.open_serial = 0
         self.agenda: list = []
-        closed = spec.workload.arrival is None
+        closed = not spec.workload.open_loop()
         self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(streams)]
         for th in self.threads:
             if th.refill():

@@ -49,6 +49,10 @@ class WorkloadBase(Strict):
         """One past the highest vpage the workload may touch."""
         raise NotImplementedError
 
+    def open_loop(self) -> bool:
+        """True when requests arrive at their own times (gaps are inter-arrival times)."""
+        return self.arrival is not None
+
     def sampler(self, rng: np.random.Generator) -> PageSampler:
         raise NotImplementedError
 
