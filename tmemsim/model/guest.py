@@ -100,7 +100,7 @@ class Guest:
 
     # ------------------------------------------------------------ requests
 
-    def _start(self, t: float, th: Thread) -> None:
+    def _start(self, t: float, th: Thread, chosen: bool = True) -> None:
         """Serve th's request due at t (the agenda chose it), then every following one that is
         due before anything else could interfere with it.
 
@@ -117,7 +117,8 @@ class Guest:
         last = self.last_end
         # counted in locals and stored on the way out: the hot loop does no attribute writes
         hits = served = reads = 0
-        lb = wb = INF  # the agenda chose the first request: it is served whatever the bounds
+        # a request the agenda chose is served whatever the bounds; one we resume is not
+        lb, wb = (INF, INF) if chosen else (local, world)
         while True:
             if t >= lb:
                 self._later(t, th)
@@ -138,7 +139,7 @@ class Guest:
                     if t >= wb:
                         self._later(t, th)
                         break
-                    end = self._miss(t, vpage, th, gaps[i], local if local < world else world)
+                    end = self._miss(t, vpage, th, gaps[i], local, world)
                     if end is None:  # the miss waits for the world
                         served += 1
                         reads += 1
@@ -191,19 +192,24 @@ class Guest:
 
     def _resume(self, t: float, th: Thread) -> None:
         """Continue th at t: now if nothing else can come first, else through the agenda."""
-        local, world = self._bounds()
-        if t < local and t < world:
-            self._start(t, th)
+        if t < self._bounds()[0]:
+            self._start(t, th, chosen=False)
         else:
             self._later(t, th)
 
-    def _miss(self, t, vpage, th, gap, bound):
-        """A page-cache miss at t: ask the hypervisor; finish now if nothing can intervene."""
+    def _miss(self, t, vpage, th, gap, local, world):
+        """A page-cache miss at t: ask the hypervisor; finish now if nothing can intervene.
+
+        Finishing inserts the page and evicts a victim. Under a policy that is not told of
+        evictions and with no dirty page to write back, that touches this guest alone, so only
+        the local bound applies; otherwise the world's too.
+        """
         latest = self.latest.get(vpage, 0)
         loc = (self.base_loc if self.cow and not latest else self.own_loc) | vpage
         done, data = self.hv_read(self.index, vpage, loc, t)
         if data != latest:
             self.counters.stale_reads += 1
+        bound = local if local < world or (not self.told and not self.dirty) else world
         if done < bound:  # nothing came in between: the page is still absent, insert it now
             victim = self.cache_insert(vpage)
             end = done
@@ -316,6 +322,6 @@ class Guest:
         policy = self.hv.policy
         if type(policy).holds is Policy.holds:  # the policy keeps no pages
             return 0
-        holds = policy.holds
-        latest, location, g = self.latest, self.gdisk.location, self.index
-        return sum(1 for vp in self.cache.keys() if holds(g, vp, location(vp, vp in latest)))
+        latest, location = self.latest, self.gdisk.location
+        return policy.double_cached(self.index, self.cache.keys(),
+                                    lambda vp: location(vp, vp in latest))

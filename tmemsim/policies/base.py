@@ -87,6 +87,11 @@ class Policy:
         """Is this guest page present in hypervisor memory (for double-caching counts)?"""
         return False
 
+    def double_cached(self, guest: int, vpages, location) -> int:
+        """How many of the guest's cached vpages this policy holds too (location(vp) -> loc)."""
+        holds = self.holds
+        return sum(1 for vp in vpages if holds(guest, vp, location(vp)))
+
     def used_pages(self) -> int:
         return 0
 

@@ -176,6 +176,11 @@ class Tmem(Policy):
     def holds(self, guest, vpage, loc):
         return self._key(guest, vpage, loc) in self.eph
 
+    def double_cached(self, guest, vpages, location):
+        if not self.shared:
+            return 0  # private gets are exclusive (checked under `check: true`)
+        return super().double_cached(guest, vpages, location)
+
     def exclusive_with_guest(self, guest, vpage):
         """Is this guest page in its private pool? (must never be while the guest caches it)"""
         return (guest + 1) * _PRIVATE | vpage in self.eph
