@@ -146,6 +146,19 @@ def _workload_union():
 Workload = _workload_union()
 
 
+class Balloon(Strict):
+    """Memory balancing: `selfballoon` periodically sets the guest's memory to what it needs.
+
+    Xen's selfballoon driver: target = reserved + committed anonymous memory + headroom, never
+    below `floor` nor above max_memory. Memory given up joins the hypervisor pool.
+    """
+
+    kind: Literal["none", "selfballoon"] = "none"
+    interval: Duration = 1.0
+    floor: Size | None = None  # default: the guest's reserved memory plus 16 MiB of page cache
+    headroom: SizeOrZero = 16 << 20
+
+
 class Guest(Strict):
     name: str = Field(min_length=1)
     count: int = Field(1, ge=1)
@@ -156,6 +169,8 @@ class Guest(Strict):
     workload: Workload
     writeback_interval: DurationOrZero = 5.0
     dirty_expire: DurationOrZero = 30.0
+    max_memory: Size | None = None  # default: memory (no frontswap allowance unless ballooned)
+    balloon: Balloon = Field(default_factory=Balloon)
 
     @field_validator("cache")
     @classmethod
@@ -166,6 +181,13 @@ class Guest(Strict):
 
     def cache_pages(self) -> int:
         return (self.memory - self.reserved) // PAGE_SIZE
+
+    def max_bytes(self) -> int:
+        return self.max_memory if self.max_memory is not None else self.memory
+
+    def floor_bytes(self) -> int:
+        floor = self.balloon.floor
+        return floor if floor is not None else min(self.reserved + (16 << 20), self.memory)
 
     def names(self) -> list[str]:
         if self.count == 1:
@@ -420,6 +442,14 @@ def _check_references(s: Scenario) -> None:
             raise _Located(("guests", i, "reserved"),
                            f"reserved ({format_size(g.reserved)}) must be less than memory "
                            f"({format_size(g.memory)})")
+        if g.max_memory is not None and g.max_memory < g.memory:
+            raise _Located(("guests", i, "max_memory"),
+                           f"max_memory ({format_size(g.max_memory)}) must be at least memory "
+                           f"({format_size(g.memory)})")
+        if g.balloon.kind != "none" and not (g.reserved < g.floor_bytes() <= g.max_bytes()):
+            raise _Located(("guests", i, "balloon", "floor"),
+                           f"floor ({format_size(g.floor_bytes())}) must be above reserved "
+                           f"({format_size(g.reserved)}) and at most max_memory")
         if g.disk.image is not None and g.disk.image not in s.images:
             known = ", ".join(s.images) or "none are defined"
             raise _Located(("guests", i, "disk", "image"),

@@ -15,10 +15,13 @@ from ..caches import make_cache
 from ..images import PAGE_BITS
 from ..metrics import LatencyHistogram
 from ..policies.base import Policy
+from ..units import PAGE_SIZE
+from ..workloads.base import OP_ANON_WRITE
 from .clock import At, next_event_time
 
 ORDER_FLUSH = 0
 ORDER_CHURN = 1
+ORDER_BALLOON = 2
 ORDER_THREAD = 16  # + thread index
 ORDER_OPEN = 1 << 40  # + request serial: each outstanding open-loop request has its own order
 INF = float("inf")
@@ -45,7 +48,7 @@ class Thread:
 class Guest:
     def __init__(self, env, index: int, name: str, spec, gdisk, hypervisor, contents, costs,
                  streams, rank: int, batched: bool, horizon: float, budget: int | None,
-                 observer):
+                 observer, swap_file: int | None = None):
         self.env, self.index, self.name, self.spec = env, index, name, spec
         self.observer = observer  # .next_time: when counters are next read or reset
         self.checker = None  # under --check: called after every action, raises if broken
@@ -54,6 +57,10 @@ class Guest:
         self.cache = make_cache(spec.cache, spec.cache_pages())
         self.dirty: OrderedDict = OrderedDict()  # vpage -> time it was first dirtied
         self.latest: dict = {}  # vpage -> data of the guest's last write (the oracle's truth)
+        # anonymous pages are keyed -1 - apage in the page cache and in latest
+        self.anon_dirty: set = set()  # resident anonymous pages whose swap copy is stale or none
+        self.slots: dict = {}  # anonymous keys with a swap slot holding their latest data
+        self.swap_loc = (swap_file << PAGE_BITS) if swap_file is not None else 0
         self.counters = hypervisor.counters[index]
         self.hist = LatencyHistogram()
         self.record = self.hist.record
@@ -80,6 +87,9 @@ class Guest:
                 self.agenda.append((0.0, th.order, self._start, th))
         if spec.writeback_interval > 0:
             self.agenda.append((spec.writeback_interval, ORDER_FLUSH, self._flush, None))
+        if spec.balloon.kind == "selfballoon":
+            self.agenda.append((spec.balloon.interval, ORDER_BALLOON, self._balloon, None))
+        self.anon_committed = 0  # anonymous pages ever touched (the model never frees them)
         heapq.heapify(self.agenda)
 
     # ------------------------------------------------------------ the SimPy process
@@ -159,8 +169,10 @@ class Guest:
                     break
                 if op == 1:
                     end = self._write(t, pages[i], th.dups[i])
-                else:
+                elif op == 2:
                     end = self._truncate(t, pages[i])
+                else:
+                    end = self._anon(t, pages[i], op == OP_ANON_WRITE)
             served += 1
             if end > last:
                 last = end
@@ -209,12 +221,13 @@ class Guest:
         done, data = self.hv_read(self.index, vpage, loc, t)
         if data != latest:
             self.counters.stale_reads += 1
-        bound = local if local < world or (not self.told and not self.dirty) else world
+        silent = not self.told and not self.dirty and not self.anon_dirty
+        bound = local if local < world or silent else world
         if done < bound:  # nothing came in between: the page is still absent, insert it now
             victim = self.cache_insert(vpage)
             end = done
-            # a clean victim under a transparent policy leaves without a word: no call
-            if victim is not None and (self.told or victim[0] in self.dirty):
+            # a clean file page under a transparent policy leaves without a word: no call
+            if victim is not None and (self.told or victim[0] < 0 or victim[0] in self.dirty):
                 end += self._evict(done, victim[0])
             self.record(end - t)
             return end
@@ -244,6 +257,8 @@ class Guest:
 
     def _evict(self, t: float, vpage: int) -> float:
         """A page leaves the cache: write it back if dirty, then (tmem) put it. Returns CPU cost."""
+        if vpage < 0:
+            return self._swap_out(t, vpage)
         data = self.latest.get(vpage, 0)
         if data and vpage in self.dirty:
             del self.dirty[vpage]
@@ -298,6 +313,55 @@ class Guest:
             end = self._write(end, p, False)
         return end
 
+    # ------------------------------------------------------------ anonymous memory and swap
+
+    def _anon(self, t: float, apage: int, write: bool) -> float:
+        """Touch an anonymous page: a hit, a zero-fill on first touch, or a swap-in.
+
+        Anonymous pages share the page cache with file pages (one replacement list; no
+        swappiness bias). A page keeps its swap slot after a swap-in (Linux's swap cache), so a
+        clean page leaves again without I/O; a write dirties it and frees the slot.
+        """
+        c = self.counters
+        c.anon_touches += 1
+        key = -1 - apage
+        end = t + self.hit_cost
+        if not self.cache.get(key):
+            if key in self.slots:
+                c.swap_ins += 1
+                done, data, in_memory = self.hv.swap_in(self.index, apage,
+                                                        self.swap_loc | apage, t)
+                if data != self.latest.get(key, 0):
+                    c.stale_reads += 1
+                c.swap_ins_memory += in_memory
+                end = max(end, done)
+            else:
+                c.zero_fills += 1
+                self.anon_committed += 1
+                self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
+            victim = self.cache.insert(key)
+            if victim is not None:
+                end += self._evict(end, victim[0])
+        if write:
+            self.latest[key] = self.contents.new_write(self.index, key, False)
+            self.anon_dirty.add(key)
+            if self.slots.pop(key, None) is not None:
+                self.hv.swap_free(self.index, apage)
+        c.anon_latency_s += end - t
+        return end
+
+    def _swap_out(self, t: float, key: int) -> float:
+        """An anonymous page leaves memory: written to swap (frontswap first) unless its swap
+        slot already holds this version."""
+        if key not in self.anon_dirty:
+            return 0.0
+        self.anon_dirty.discard(key)
+        self.slots[key] = True
+        self.counters.swap_outs += 1
+        apage = -1 - key
+        return self.hv.swap_out(self.index, apage, self.swap_loc | apage,
+                                self.latest.get(key, 0), t)
+
     # ------------------------------------------------------------ background work
 
     def _flush(self, t: float, _) -> None:
@@ -315,6 +379,14 @@ class Guest:
             heapq.heappush(self.agenda,
                            (t + self.spec.writeback_interval, ORDER_FLUSH, self._flush, None))
 
+    def _balloon(self, t: float, _) -> None:
+        """Self-ballooning: memory target = reserved + committed anonymous memory + headroom."""
+        b = self.spec.balloon
+        target = self.spec.reserved + self.anon_committed * PAGE_SIZE + b.headroom
+        self.observer.set_memory(self.index, target, t)
+        if self.remaining > 0 and any(not th.ended for th in self.threads):
+            heapq.heappush(self.agenda, (t + b.interval, ORDER_BALLOON, self._balloon, None))
+
     # ------------------------------------------------------------ observation
 
     def double_cached(self) -> int:
@@ -323,5 +395,5 @@ class Guest:
         if type(policy).holds is Policy.holds:  # the policy keeps no pages
             return 0
         latest, location = self.latest, self.gdisk.location
-        return policy.double_cached(self.index, self.cache.keys(),
-                                    lambda vp: location(vp, vp in latest))
+        files = [vp for vp in self.cache.keys() if vp >= 0]
+        return policy.double_cached(self.index, files, lambda vp: location(vp, vp in latest))

@@ -75,6 +75,42 @@ class Hypervisor:
         calls = self.policy.invalidate(guest, pages)
         return calls * self.costs.hypercall if calls else 0.0
 
+    def swap_out(self, guest: int, apage: int, loc: int, data: int, t: float) -> float:
+        """An anonymous page leaves the guest: frontswap if the policy takes it, else the swap
+        disk through the policy's write path (in the background). Returns the guest's CPU cost."""
+        policy = self.policy
+        if policy.frontswap_store(guest, apage, data):
+            return self.costs.put
+        refused = self.costs.put_rejected if self.told else 0.0
+        c = self.counters[guest]
+        c.swap_disk_io += 1
+        if policy.write(guest, apage, loc, data) == WRITE_DISK:
+            c.disk_writes += 1
+            self.io(loc, t, True)
+        if self._pending:
+            self.drain(t)
+        return refused
+
+    def swap_in(self, guest: int, apage: int, loc: int, t: float) -> tuple[float, int, bool]:
+        """A touch of a swapped-out page: (completion time, data, served from host memory)."""
+        data = self.policy.frontswap_load(guest, apage)
+        if data is not None:
+            return t + self.costs.hypercall + self.costs.page_copy, data, True
+        path, data = self.policy.swap_read(guest, loc)
+        c = self.counters[guest]
+        if path >= READ_DISK:
+            c.swap_disk_io += 1
+            c.disk_reads += 1
+            done = self.io(loc, t, False) + self._read_cost[path]
+        else:
+            done = t + self._read_cost[path]
+        if self._pending:
+            self.drain(t)
+        return done, data, path < READ_DISK
+
+    def swap_free(self, guest: int, apage: int) -> None:
+        self.policy.frontswap_free(guest, apage)
+
     def tick(self, t: float) -> None:
         self.policy.tick(t)
         if self.policy.pending_writes:

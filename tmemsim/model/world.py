@@ -51,21 +51,25 @@ def build_layout(scenario):
         f.content = image_contents(pages, image.zero_fraction, image.internal_dup, f.id,
                                    np.random.default_rng(seed))
         base_ids[name] = f
-    gdisks = []
+    gdisks, swaps = [], []
     for index, (gname, g) in enumerate(scenario.expanded_guests()):
         spec = g.disk
         if spec.image is None:
             disk = spec.disk or only_disk
             own = layout.add(f"{gname}.img", disk, spec.size // PAGE_SIZE, owner=index)
             gdisks.append(GuestDisk("private", own.id, None, own.pages))
-            continue
-        base = base_ids[spec.image]
-        disk = spec.disk or base.disk
-        suffix = "overlay" if spec.clone == "cow" else "copy"
-        content = base.content if spec.clone == "copy" else None
-        own = layout.add(f"{gname}.{suffix}", disk, base.pages, owner=index, content=content)
-        gdisks.append(GuestDisk(spec.clone, own.id, base.id, base.pages))
-    return layout, gdisks
+        else:
+            base = base_ids[spec.image]
+            disk = spec.disk or base.disk
+            suffix = "overlay" if spec.clone == "cow" else "copy"
+            content = base.content if spec.clone == "copy" else None
+            own = layout.add(f"{gname}.{suffix}", disk, base.pages, owner=index, content=content)
+            gdisks.append(GuestDisk(spec.clone, own.id, base.id, base.pages))
+        anon = g.workload.anon
+        # the swap area: after the guest's disk, on the same physical disk
+        swap = layout.add(f"{gname}.swap", disk, anon.size, owner=index) if anon else None
+        swaps.append(swap.id if swap else None)
+    return layout, gdisks, swaps
 
 
 class World:
@@ -78,7 +82,7 @@ class World:
         s = scenario
         stream_seed, _, disk_seed = _seeds(s.seed)
         self.env = simpy.Environment()
-        self.layout, gdisks = build_layout(s)
+        self.layout, gdisks, swaps = build_layout(s)
         self.contents = Contents(self.layout)
         self.store: dict = {}
         self.costs = CostModel(s.host.costs)
@@ -106,7 +110,14 @@ class World:
             streams = [g.workload.stream(ts) for ts in seed.spawn(g.workload.threads)]
             self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
                                      self.contents, self.costs, streams, RANK_GUEST + index,
-                                     batched, self.horizon, s.requests, self))
+                                     batched, self.horizon, s.requests, self, swaps[index]))
+        # memory accounting: guests + pool + host reserved = host memory, at every step
+        self.memory = [g.memory for _, g in named]
+        self.max_memory = [g.max_bytes() for _, g in named]
+        self.floor = [g.floor_bytes() for _, g in named]
+        self.slack = s.pool_bytes() - self.pool_pages * PAGE_SIZE
+        for i in range(len(named)):
+            self.policy.set_allowance(i, (self.max_memory[i] - self.memory[i]) // PAGE_SIZE)
         if s.check:
             # the oracle: one request per action, invariants checked after each
             for g in self.guests:
@@ -154,25 +165,57 @@ class World:
                 add((now, g.name, m, now_counts[m] - last[i][m]))
             last[i] = now_counts
             add((now, g.name, "guest_cache_pages", len(g.cache)))
+            add((now, g.name, "memory_pages", self.memory[i] // PAGE_SIZE))
             add((now, g.name, "pool_pages", self.policy.guest_pages(i)))
             double = g.double_cached()
             total_double += double
             add((now, g.name, "double_cached_pages", double))
         add((now, "HOST", "pool_used_pages", self.policy.used_pages()))
+        add((now, "HOST", "pool_pages", self.pool_pages))
         add((now, "HOST", "double_cached_pages", total_double))
         if self.policy.distinct_is_cheap:
             add((now, "HOST", "distinct_contents", self.policy.distinct_contents()))
         self.double_cached_samples.append(total_double)
 
     def check_invariants(self) -> None:
-        """After every action under `check: true`: capacities (cheap). Raises InvariantError."""
+        """After every action under `check: true`: capacities and memory accounting (cheap)."""
         try:
             self.policy.check()
         except AssertionError as exc:
             raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
-        for g in self.guests:
+        for i, g in enumerate(self.guests):
             if len(g.cache) > g.cache.capacity:
                 raise InvariantError(f"{g.name}: page cache {len(g.cache)} > {g.cache.capacity}")
+            if self.memory[i] < min(self.floor[i], g.spec.memory):
+                raise InvariantError(f"{g.name}: memory {self.memory[i]} below its floor")
+        host = self.scenario.host
+        total = sum(self.memory) + self.pool_pages * PAGE_SIZE + self.slack + host.reserved
+        if total != host.memory:
+            raise InvariantError(f"memory accounting: guests + pool + reserved = {total}, "
+                                 f"host memory = {host.memory}")
+        if self.policy.host.pool_pages != self.pool_pages:
+            raise InvariantError("the policy's pool size differs from the world's")
+
+    def set_memory(self, i: int, target: int, t: float) -> None:
+        """Balloon guest i towards target bytes, within its floor and max_memory less the
+        persistent pages charged to it; memory moves between the guest and the pool."""
+        g = self.guests[i]
+        cap = self.max_memory[i] - self.policy.persistent_pages(i) * PAGE_SIZE
+        target = max(self.floor[i], min(target, cap))
+        pages = (target - self.memory[i]) // PAGE_SIZE
+        if pages < 0:  # give memory back: the guest evicts first (its puts see the old pool)
+            for key, _ in g.cache.resize(g.cache.capacity + pages):
+                g._evict(t, key)
+            self.memory[i] += pages * PAGE_SIZE
+            self.pool_pages = self.policy.resize(self.pool_pages - pages)
+        elif pages > 0:  # take memory: the pool gives up what it can
+            reached = self.policy.resize(self.pool_pages - pages)
+            got = self.pool_pages - reached
+            self.pool_pages = reached
+            self.memory[i] += got * PAGE_SIZE
+            g.cache.resize(g.cache.capacity + got)
+        self.policy.set_allowance(i, (self.max_memory[i] - self.memory[i]) // PAGE_SIZE)
+        self.hv.drain(t)
 
     def check_deep(self) -> None:
         """At every sample under `check: true`: the rules that cost a pass over the caches."""
@@ -207,8 +250,10 @@ class World:
             env.run(until=env.any_of([done, env.timeout(self.horizon)]))
         else:
             env.run(until=done)
-        # guests run ahead of env.now on their own clocks: the run ends with the last of them
-        end = min(max([env.now] + [g.last_end for g in self.guests]), self.horizon)
+        if self.scenario.requests is None:
+            end = self.horizon
+        else:  # guests run ahead of env.now on their own clocks: it ends with the last of them
+            end = min(max(g.last_end for g in self.guests), self.horizon)
         return RunOutput(self, end, time.perf_counter() - wall)
 
 
@@ -223,6 +268,7 @@ class RunOutput:
         self.events = sum(g.events for g in world.guests)
         self.samples = world.samples
         self.pool_pages = world.pool_pages
+        self.memory = list(world.memory)
         self.counters = [c.as_dict() for c in world.counters]
         self.policy_counters = [c.as_dict() for c in world.policy_counters]
         self.histograms = []

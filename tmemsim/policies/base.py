@@ -80,6 +80,40 @@ class Policy:
         policy is transparent and the guest says nothing)."""
         return 0
 
+    # ------------------------------------------------------------ swap (anonymous memory)
+
+    def swap_read(self, guest: int, loc: int) -> tuple[int, int]:
+        """A swap-in that frontswap did not hold: read the swap slot at loc like any block.
+
+        Transparent policies see swap I/O as ordinary disk I/O (a host cache caches it too)."""
+        return self.read(guest, -1, loc)
+
+    def frontswap_store(self, guest: int, apage: int, data: int) -> bool:
+        """Offer a swapped-out page to a persistent pool; False sends it to the swap disk."""
+        return False
+
+    def frontswap_load(self, guest: int, apage: int):
+        """The data of a page frontswap holds (the get must succeed), or None."""
+        return None
+
+    def frontswap_free(self, guest: int, apage: int) -> None:
+        """The guest freed the page's swap slot."""
+
+    def persistent_pages(self, guest: int) -> int:
+        """Persistent (frontswap) pages held for this guest: charged to its memory."""
+        return 0
+
+    def set_allowance(self, guest: int, pages: int) -> None:
+        """Persistent pages this guest may hold (max_memory − memory, in pages)."""
+
+    # ------------------------------------------------------------ memory balancing
+
+    def resize(self, pool_pages: int) -> int:
+        """The hypervisor pool is to become pool_pages; returns the size actually reached
+        (a pool may not shrink below what it cannot evict)."""
+        self.host.pool_pages = pool_pages
+        return pool_pages
+
     def tick(self, now: float) -> None:
         """Periodic host work (expiry of dirty host pages); may fill pending_writes."""
 

@@ -47,6 +47,11 @@ class Dedup(Policy):
         self._touch(self.content(loc, data))
         return WRITE_DISK
 
+    def resize(self, pool_pages):
+        self.cache.resize(pool_pages)
+        self.host.pool_pages = pool_pages
+        return pool_pages
+
     def holds(self, guest, vpage, loc):
         return self.content(loc, self.store.get(loc, 0)) in self.cache
 

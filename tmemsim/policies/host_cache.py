@@ -55,11 +55,19 @@ class HostCache(Policy):
         victim = self.cache.insert(loc, data)
         self._count(loc, 1)
         if victim is not None:
-            vloc, vdata = victim
-            self._count(vloc, -1)
-            if self.dirty.pop(vloc, None) is not None:  # flushed before it is dropped
-                self.store[vloc] = vdata
-                self.pending_writes.append(vloc)
+            self._dropped(*victim)
+
+    def _dropped(self, vloc: int, vdata: int) -> None:
+        self._count(vloc, -1)
+        if self.dirty.pop(vloc, None) is not None:  # flushed before it is dropped
+            self.store[vloc] = vdata
+            self.pending_writes.append(vloc)
+
+    def resize(self, pool_pages):
+        for victim in self.cache.resize(pool_pages):
+            self._dropped(*victim)
+        self.host.pool_pages = pool_pages
+        return pool_pages
 
     def read(self, guest, vpage, loc):
         cache = self.cache

@@ -17,6 +17,7 @@ from ..units import PAGE_SIZE
 from .base import (
     PUT_ACCEPTED,
     PUT_REJECTED,
+    READ_DISK,
     READ_DISK_AFTER_CALL,
     READ_HOST_CALL,
     WRITE_DISK,
@@ -57,6 +58,11 @@ class Tmem(Policy):
         self.eph: OrderedDict = OrderedDict()  # key -> (data, location), oldest put first
         self.by_guest = [OrderedDict() for _ in host.guests]  # private keys, oldest first
         self.content_of_key: dict = {}  # key -> content (dedup only)
+        # frontswap: private persistent pools, (guest + 1) << 48 | apage -> data
+        self.persistent: dict = {}
+        self.n_persistent = 0
+        self.persistent_of = [0] * len(host.guests)
+        self.allowance = [0] * len(host.guests)
         self.refs: dict = {}  # content -> number of keys sharing its physical page (dedup)
         self._base = [f.owner is None for f in host.layout.files]
         weights = options.weights or {}
@@ -71,7 +77,7 @@ class Tmem(Policy):
         return (guest + 1) * _PRIVATE | vpage
 
     def used_pages(self) -> int:
-        return len(self.refs) if self.dedup else len(self.eph)
+        return (len(self.refs) if self.dedup else len(self.eph)) + self.n_persistent
 
     def _remove(self, key: int) -> None:
         """Drop key from the pool (it must be present)."""
@@ -95,9 +101,9 @@ class Tmem(Policy):
             over = [(len(pool) - self.capacity * w / total, g)
                     for g, (pool, w) in enumerate(zip(self.by_guest, self.weights, strict=True))]
             excess, guest = max(over)
-            if over[putter][0] > 0:
+            if putter is not None and over[putter][0] > 0:
                 guest = putter
-            if excess > 0 or over[putter][0] > 0:
+            if excess > 0 or guest == putter:
                 return next(iter(self.by_guest[guest]))
         return next(iter(self.eph))
 
@@ -136,14 +142,14 @@ class Tmem(Policy):
             self._remove(key)  # an overwrite: the old copy must not survive a failed put
         if self.dedup:
             content = self.host.contents.content(loc, data)
-            while content not in self.refs and len(self.refs) >= self.capacity:
+            while content not in self.refs and len(self.refs) + self.n_persistent >= self.capacity:
                 if not self._evict_one(guest):
                     c.tmem_puts_rejected += 1
                     return PUT_REJECTED
             self.content_of_key[key] = content
             self.refs[content] = self.refs.get(content, 0) + 1
         else:
-            while len(eph) >= self.capacity:
+            while len(eph) + self.n_persistent >= self.capacity:
                 if not self._evict_one(guest):
                     c.tmem_puts_rejected += 1
                     return PUT_REJECTED
@@ -152,15 +158,68 @@ class Tmem(Policy):
             self.by_guest[guest][key] = None
         return PUT_ACCEPTED
 
-    def _evict_one(self, putter: int) -> bool:
+    def _evict_one(self, putter: int | None) -> bool:
         """Evict one ephemeral page to make room for putter's put; False if none can go."""
         victim = self._victim(putter)
         if victim is None:
             return False
-        owner = (victim >> 48) - 1 if victim >= _PRIVATE else putter
+        owner = (victim >> 48) - 1 if victim >= _PRIVATE else (putter or 0)
         self.counters[owner].tmem_evictions += 1
         self._remove(victim)
         return True
+
+    # ------------------------------------------------------------ frontswap
+
+    def persistent_pages(self, guest):
+        return self.persistent_of[guest]
+
+    def set_allowance(self, guest, pages):
+        self.allowance[guest] = max(pages, 0)
+
+    def frontswap_store(self, guest, apage, data):
+        """A persistent put: within the guest's allowance and the host's free memory, evicting
+        ephemeral pages (never persistent ones) to make room."""
+        key = (guest + 1) * _PRIVATE | apage
+        c = self.counters[guest]
+        if key not in self.persistent:
+            if self.persistent_of[guest] >= self.allowance[guest]:
+                c.frontswap_rejected += 1
+                return False
+            while self.used_pages() >= self.capacity:
+                if not self._evict_one(guest):
+                    c.frontswap_rejected += 1
+                    return False
+            self.n_persistent += 1
+            self.persistent_of[guest] += 1
+        self.persistent[key] = data
+        c.frontswap_stores += 1
+        return True
+
+    def frontswap_load(self, guest, apage):
+        data = self.persistent.get((guest + 1) * _PRIVATE | apage)
+        if data is not None:
+            self.counters[guest].frontswap_loads += 1
+        return data
+
+    def frontswap_free(self, guest, apage):
+        if self.persistent.pop((guest + 1) * _PRIVATE | apage, None) is not None:
+            self.n_persistent -= 1
+            self.persistent_of[guest] -= 1
+
+    def swap_read(self, guest, loc):
+        # a swap slot frontswap did not hold is read from disk: cleancache is for files
+        return READ_DISK, self.store.get(loc, 0)
+
+    def resize(self, pool_pages):
+        """Shrinking evicts ephemeral pages; persistent ones stay, so the pool may not shrink
+        below them (plus what it keeps free)."""
+        keep = self.options.keep_free // PAGE_SIZE
+        self.capacity = max(pool_pages - keep, 0)
+        while self.used_pages() > self.capacity and self._evict_one(None):
+            pass
+        self.capacity = max(self.capacity, self.used_pages())
+        self.host.pool_pages = max(pool_pages, self.capacity + keep)
+        return self.host.pool_pages
 
     def invalidate(self, guest, pages):
         """Flush page / flush object: the guest's private copies of these pages go."""
@@ -186,7 +245,7 @@ class Tmem(Policy):
         return (guest + 1) * _PRIVATE | vpage in self.eph
 
     def guest_pages(self, guest):
-        return len(self.by_guest[guest])
+        return len(self.by_guest[guest]) + self.persistent_of[guest]
 
     def distinct_contents(self):
         if self.dedup:
@@ -196,6 +255,8 @@ class Tmem(Policy):
 
     def check(self):
         assert self.used_pages() <= self.capacity, "tmem pool over capacity"
+        for g, (n, allowed) in enumerate(zip(self.persistent_of, self.allowance, strict=True)):
+            assert n <= allowed, f"guest {g} holds {n} persistent pages, allowance {allowed}"
 
     def check_deep(self):
         assert sum(len(p) for p in self.by_guest) + sum(

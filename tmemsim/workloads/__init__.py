@@ -3,9 +3,30 @@
 `WORKLOADS` maps a `kind:` to its spec class; adding a kind is one class and one entry here.
 """
 
-from .base import OP_READ, OP_TRUNCATE, OP_WRITE, RequestStream, WorkloadBase
-from .synthetic import Script, Uniform, Zipf
+from typing import Annotated, Union
 
-WORKLOADS: dict[str, type[WorkloadBase]] = {"zipf": Zipf, "uniform": Uniform, "script": Script}
+from pydantic import Field
+
+from .base import OP_READ, OP_TRUNCATE, OP_WRITE, RequestStream, WorkloadBase
+from .synthetic import Hotset, Loop, Mix, MixPart, Pattern, Scan, Script, Uniform, Zipf
+from .trace import Trace
+
+WORKLOADS: dict[str, type[WorkloadBase]] = {
+    "zipf": Zipf,
+    "uniform": Uniform,
+    "scan": Scan,
+    "loop": Loop,
+    "hotset": Hotset,
+    "mix": Mix,
+    "script": Script,
+    "trace": Trace,
+}
+
+# A mix's parts may be any registered pattern (mixes included): the union is known only now.
+_patterns = tuple(k for k in WORKLOADS.values() if issubclass(k, Pattern))
+MixPart.model_rebuild(_types_namespace={
+    "MixableWorkload": Annotated[Union[_patterns], Field(discriminator="kind")],  # noqa: UP007
+})
+Mix.model_rebuild()
 
 __all__ = ["OP_READ", "OP_TRUNCATE", "OP_WRITE", "RequestStream", "WorkloadBase", "WORKLOADS"]

@@ -12,11 +12,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..fields import Distribution, Fraction, Rate, Strict
+from ..fields import Distribution, Fraction, Pages, Rate, Strict
 
 OP_READ = 0
 OP_WRITE = 1
 OP_TRUNCATE = 2  # drop and recreate the file holding the page (file = page // file_pages)
+OP_ANON_READ = 3  # touch an anonymous page (page = its index in the anonymous working set)
+OP_ANON_WRITE = 4
 
 CHUNK = 1 << 16
 
@@ -33,6 +35,24 @@ class Arrival(Strict):
         return rng.exponential(1.0 / self.rate, n)
 
 
+class Anon(Strict):
+    """An anonymous working set: `fraction` of the requests touch it instead of files.
+
+    A first touch is a zero-fill (no I/O); an evicted anonymous page is swapped out.
+    """
+
+    size: Pages
+    fraction: Fraction = 0.5
+    alpha: float = Field(0.0, ge=0)  # popularity ∝ 1/rank^alpha; 0 is uniform
+    read_fraction: Fraction = 0.5
+
+    def sampler(self, rng) -> PageSampler:
+        from .synthetic import AliasSampler, alias_table  # the same draw as zipf's
+
+        weights = np.arange(1, self.size + 1, dtype=float) ** -self.alpha
+        return AliasSampler(alias_table(weights), 0, rng, scatter=False)
+
+
 class WorkloadBase(Strict):
     """Knobs common to every workload kind."""
 
@@ -44,6 +64,7 @@ class WorkloadBase(Strict):
     think_time: Distribution = Field(default_factory=Distribution)
     arrival: Arrival | None = None
     file_pages: int = Field(64, ge=1)
+    anon: Anon | None = None
 
     def footprint_pages(self) -> int:
         """One past the highest vpage the workload may touch."""
@@ -74,14 +95,18 @@ class PageSampler:
 class RequestStream:
     """A guest thread's requests as numpy chunks, identical whatever the policy."""
 
-    __slots__ = ("spec", "_pages_rng", "_ops_rng", "_gap_rng", "_sampler", "_content_rng")
+    __slots__ = ("spec", "_pages_rng", "_ops_rng", "_gap_rng", "_sampler", "_content_rng",
+                 "_anon_rng", "_anon_sampler")
 
     def __init__(self, spec: WorkloadBase, seed: np.random.SeedSequence):
-        pages, ops, gaps, content = (np.random.default_rng(s) for s in seed.spawn(4))
+        pages, ops, gaps, content, anon, anon_pages = (
+            np.random.default_rng(s) for s in seed.spawn(6))
         self.spec = spec
         self._pages_rng, self._ops_rng, self._gap_rng = pages, ops, gaps
         self._content_rng = content
         self._sampler = spec.sampler(pages)
+        self._anon_rng = anon
+        self._anon_sampler = spec.anon.sampler(anon_pages) if spec.anon else None
 
     def next_chunk(self, n: int = CHUNK):
         """(ops, vpages, gaps, dup) as Python lists, the fastest form to index one by one.
@@ -95,12 +120,23 @@ class RequestStream:
         if ops is None:
             # draws are taken even when the answer is fixed, so a change of read_fraction or
             # dup_writes never shifts any other random stream
-            ops = (self._ops_rng.random(n) >= spec.read_fraction).tolist()
-        else:
-            ops = ops.tolist()
+            ops = (self._ops_rng.random(n) >= spec.read_fraction).astype(np.int64)
+        if self._anon_sampler is not None:
+            ops, pages = self._mix_anon(ops, pages, n)
+        ops = ops.tolist()
         if spec.arrival is not None:
             gaps = spec.arrival.gaps(self._gap_rng, n)
         else:
             gaps = spec.think_time.sample(self._gap_rng, n)
         dup = (self._content_rng.random(n) < spec.dup_writes).tolist()
         return ops, pages.tolist(), gaps.tolist(), dup
+
+    def _mix_anon(self, ops, pages, n: int):
+        """Turn a `fraction` of the requests into touches of anonymous pages."""
+        anon = self.spec.anon
+        u = self._anon_rng.random((2, n))
+        is_anon = u[0] < anon.fraction
+        ops = np.where(is_anon, np.where(u[1] < anon.read_fraction, OP_ANON_READ, OP_ANON_WRITE),
+                       ops)
+        pages = np.where(is_anon, self._anon_sampler.draw(n), pages)
+        return ops, pages

@@ -1,16 +1,16 @@
-"""Synthetic page-access patterns: zipf, uniform and explicit scripts.
+"""Synthetic page-access patterns: zipf, uniform, scan, loop, hotset, mix and explicit scripts.
 
 Each is a pydantic spec (its YAML block) with a `sampler` that draws vpages from a seeded rng.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from ..fields import Pages, PagesOrZero
+from ..fields import Fraction, Pages, PagesOrZero, Strict
 from .base import OP_READ, OP_TRUNCATE, OP_WRITE, PageSampler, WorkloadBase
 
 
@@ -52,7 +52,14 @@ class AliasSampler(PageSampler):
         return np.where(u - k < self._prob[k], self._page[k], self._alias_page[k])
 
 
-class Zipf(WorkloadBase):
+class Pattern(WorkloadBase):
+    """An endless synthetic pattern: pages from its sampler, ops from read_fraction.
+
+    Only patterns can be parts of a mix: a part must never run dry, and the mix decides ops.
+    """
+
+
+class Zipf(Pattern):
     """Popularity ∝ 1/rank^alpha over `footprint` pages (the independent reference model)."""
 
     kind: Literal["zipf"] = "zipf"
@@ -80,7 +87,7 @@ class UniformSampler(PageSampler):
         return self._rng.integers(0, self._footprint, n) + self._offset
 
 
-class Uniform(WorkloadBase):
+class Uniform(Pattern):
     """Every page of the footprint equally likely."""
 
     kind: Literal["uniform"] = "uniform"
@@ -92,6 +99,168 @@ class Uniform(WorkloadBase):
 
     def sampler(self, rng):
         return UniformSampler(self.footprint, self.offset, rng)
+
+
+class ScanSampler(PageSampler):
+    """offset, offset + stride, ... for `count` pages, then again from offset."""
+
+    def __init__(self, offset: int, stride: int, count: int):
+        self._offset, self._stride, self._count = offset, stride, count
+        self._pos = 0
+
+    def draw(self, n: int) -> np.ndarray:
+        k = (self._pos + np.arange(n, dtype=np.int64)) % self._count
+        self._pos = (self._pos + n) % self._count
+        return self._offset + k * self._stride
+
+
+class Scan(Pattern):
+    """A sequential pass over the footprint from offset, every `stride`-th page, repeated."""
+
+    kind: Literal["scan"] = "scan"
+    footprint: Pages
+    offset: PagesOrZero = 0
+    stride: int = Field(1, ge=1)
+
+    def _count(self) -> int:
+        return -(-self.footprint // self.stride)  # pages one pass touches
+
+    def footprint_pages(self) -> int:
+        return self.offset + (self._count() - 1) * self.stride + 1
+
+    def sampler(self, rng):
+        return ScanSampler(self.offset, self.stride, self._count())
+
+
+class Loop(Pattern):
+    """A cycle over `length` pages: the pattern that defeats LRU once length > cache size."""
+
+    kind: Literal["loop"] = "loop"
+    length: Pages
+    offset: PagesOrZero = 0
+
+    def footprint_pages(self) -> int:
+        return self.offset + self.length
+
+    def sampler(self, rng):
+        return ScanSampler(self.offset, 1, self.length)
+
+
+class HotsetSampler(PageSampler):
+    """Index < hot goes to the hot part; `where` maps an index to its vpage."""
+
+    def __init__(self, where: np.ndarray, hot: int, probability: float, rng):
+        self._where, self._hot, self._p, self._rng = where, hot, probability, rng
+        self._cold = len(where) - hot
+
+    def draw(self, n: int) -> np.ndarray:
+        rng = self._rng
+        # all three draws are always taken, so that a change of hot_probability moves no page
+        is_hot = rng.random(n) < self._p
+        hot = rng.integers(0, self._hot, n)
+        cold = self._hot + rng.integers(0, self._cold, n) if self._cold else hot
+        return self._where[np.where(is_hot, hot, cold)]
+
+
+_LAYOUT_KEY = 0x686F74  # "hot"
+
+
+class Hotset(Pattern):
+    """`hot_fraction` of the footprint gets `hot_probability` of the accesses, uniform inside.
+
+    The hot pages sit at random places of the footprint (`scatter`), drawn from the scenario
+    seed and `layout_seed`: every thread and guest running this spec shares one hot set.
+    """
+
+    kind: Literal["hotset"] = "hotset"
+    footprint: Pages
+    offset: PagesOrZero = 0
+    hot_fraction: float = Field(0.2, gt=0, le=1)
+    hot_probability: Fraction = 0.8
+    scatter: bool = True
+    layout_seed: int = Field(0, ge=0)
+
+    _layouts = PrivateAttr(default_factory=dict)  # root entropy -> index-to-vpage map
+
+    def hot_pages(self) -> int:
+        return min(self.footprint, max(1, round(self.hot_fraction * self.footprint)))
+
+    def footprint_pages(self) -> int:
+        return self.offset + self.footprint
+
+    def layout(self, rng) -> np.ndarray:
+        """Index -> vpage, the first hot_pages() indices hot; shared by all threads."""
+        if not self.scatter:
+            return np.arange(self.offset, self.offset + self.footprint, dtype=np.int64)
+        # The threads' rngs differ, but they descend from one root seed: its entropy (the
+        # scenario seed) is what they share.
+        entropy = getattr(rng.bit_generator.seed_seq, "entropy", None)
+        if entropy is None:  # an rng without a seed sequence: a layout of its own
+            entropy = int(rng.integers(1 << 62))
+        key = entropy if isinstance(entropy, int) else tuple(entropy)
+        if key not in self._layouts:
+            # a spawn key no child of the scenario's root seed has: unrelated to any stream
+            seq = np.random.SeedSequence(entropy, spawn_key=(_LAYOUT_KEY, self.layout_seed))
+            where = np.random.default_rng(seq).permutation(self.footprint) + self.offset
+            self._layouts[key] = where
+        return self._layouts[key]
+
+    def sampler(self, rng):
+        return HotsetSampler(self.layout(rng), self.hot_pages(), self.hot_probability, rng)
+
+
+if TYPE_CHECKING:
+    MixableWorkload = Pattern  # at run time: the union of pattern kinds, set by the registry
+
+# Knobs that belong to the whole stream; in a mix they are the mix's, never a part's.
+COMMON_KNOBS = ("read_fraction", "sync", "dup_writes", "threads", "think_time", "arrival",
+                "file_pages")
+
+
+class MixPart(Strict):
+    weight: float = Field(gt=0)
+    workload: MixableWorkload
+
+    @model_validator(mode="after")
+    def _no_common_knobs(self):
+        given = [k for k in COMMON_KNOBS if k in self.workload.model_fields_set]
+        if given:
+            raise ValueError(f"{given[0]} is a knob of the whole mix: set it on the mix, "
+                             f"not on a part")
+        return self
+
+
+class MixSampler(PageSampler):
+    """Each request picks a part by weight; each part draws from its own sampler and rng."""
+
+    def __init__(self, weights: np.ndarray, samplers: list[PageSampler], rng):
+        self._p, self._samplers, self._rng = weights / weights.sum(), samplers, rng
+
+    def draw(self, n: int) -> np.ndarray:
+        part = self._rng.choice(len(self._samplers), size=n, p=self._p)
+        pages = np.empty(n, dtype=np.int64)
+        for k, sampler in enumerate(self._samplers):
+            at = np.flatnonzero(part == k)
+            pages[at] = sampler.draw(len(at))
+        return pages
+
+
+class Mix(Pattern):
+    """A weighted mix of patterns; the mix's own read_fraction, threads, etc. apply."""
+
+    kind: Literal["mix"] = "mix"
+    parts: list[MixPart] = Field(min_length=1)
+
+    def footprint_pages(self) -> int:
+        return max(part.workload.footprint_pages() for part in self.parts)
+
+    def sampler(self, rng):
+        # each part's own child rng: a part's pages do not depend on another part's draws
+        children = rng.spawn(len(self.parts))
+        samplers = [part.workload.sampler(child) for part, child in zip(self.parts, children,
+                                                                         strict=True)]
+        weights = np.array([part.weight for part in self.parts], dtype=float)
+        return MixSampler(weights, samplers, rng)
 
 
 _SCRIPT_OPS = {"r": OP_READ, "w": OP_WRITE, "t": OP_TRUNCATE}

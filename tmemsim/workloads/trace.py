@@ -1,0 +1,197 @@
+"""The `kind: trace` workload: a block trace replayed as one guest's request stream.
+
+Pages and ops come from the file (streamed in chunks by `traces.read_trace`); time comes from
+the trace's clock (an open loop) or from think_time after each request (a closed loop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from ..errors import TraceError
+from ..fields import Pages
+from .base import CHUNK, PageSampler, RequestStream, WorkloadBase
+from .traces import FORMATS, read_trace
+
+# footprint scans already done in this process: (file identity, reading options) -> pages
+_SCANNED: dict[tuple, int] = {}
+
+
+class Trace(WorkloadBase):
+    """Replay of a block trace; see docs/workloads.md for every format and option.
+
+    The footprint is declared (`footprint`) or, when absent, found by reading the file once:
+    the scenario needs it before the run to check the guest's disk is large enough.
+    """
+
+    kind: Literal["trace"] = "trace"
+    format: str
+    path: str
+    volume: int | None = Field(None, ge=0)
+    timing: Literal["trace", "closed"] = "trace"
+    speed: float = Field(1.0, gt=0)
+    limit: int | None = Field(None, gt=0)
+    on_error: Literal["raise", "skip"] = "raise"
+    footprint: Pages | None = None
+    wrap: bool = False
+    columns: dict[str, str] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value):
+        if value not in FORMATS:
+            raise ValueError(f"unknown trace format {value!r}; valid formats: "
+                             f"{', '.join(sorted(FORMATS))}")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _existing_file(cls, value, info: ValidationInfo):
+        path = os.path.expanduser(value)
+        # The scenario loader may say where its file is: a relative path is read from there.
+        base = (info.context or {}).get("scenario_dir")
+        if base is not None and not os.path.isabs(path):
+            path = os.path.join(base, path)
+        if not os.path.isfile(path):
+            where = "" if os.path.isabs(path) or base is not None else (
+                " (a relative path is read from the current directory)")
+            raise ValueError(f"no such trace file {path!r}{where}")
+        return path
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        given = self.model_fields_set
+        if "read_fraction" in given:
+            raise ValueError("read_fraction does not apply: a trace's reads and writes are "
+                             "its own")
+        if "arrival" in given:
+            raise ValueError("arrival does not apply: timing: trace replays the trace's own "
+                             "arrival times, timing: closed uses think_time")
+        if "think_time" in given and self.timing == "trace":
+            raise ValueError("think_time needs timing: closed (timing: trace replays the "
+                             "trace's own times)")
+        if self.threads != 1:
+            raise ValueError("a trace is one request stream: threads must be 1 (give several "
+                             "guests to replay it several times)")
+        if self.wrap and self.footprint is None:
+            raise ValueError("wrap: true needs a footprint: trace pages are taken modulo it")
+        try:
+            self.read().close()  # checks options, columns and file now; reads nothing
+        except (ValueError, TraceError) as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def read(self, chunk_pages: int = CHUNK):
+        """The trace's page requests as TraceChunks, streamed (never the whole file at once)."""
+        return read_trace(self.path, self.format, volume=self.volume, chunk_pages=chunk_pages,
+                          on_error=self.on_error, limit=self.limit, columns=self.columns,
+                          **self.options)
+
+    def open_loop(self) -> bool:
+        return self.timing == "trace"
+
+    def footprint_pages(self) -> int:
+        if self.footprint is not None:
+            return self.footprint
+        st = os.stat(self.path)
+        key = (os.path.abspath(self.path), st.st_mtime_ns, st.st_size, self.format,
+               self.volume, self.limit, self.on_error,
+               json.dumps([self.columns, self.options], sort_keys=True, default=str))
+        if key not in _SCANNED:
+            _SCANNED[key] = max((int(c.page.max()) + 1 for c in self.read() if len(c)),
+                                default=0)
+        return _SCANNED[key]
+
+    def sampler(self, rng):
+        return TraceSampler(self)
+
+    def stream(self, seed: np.random.SeedSequence) -> TraceStream:
+        return TraceStream(self, seed)
+
+
+_NO_PAGES = np.zeros(0, dtype=np.int64)
+
+
+class TraceSampler(PageSampler):
+    """The trace's pages in order, its ops, and the gaps between its timestamps."""
+
+    def __init__(self, spec: Trace):
+        self._chunks = spec.read()
+        self._chunk = None
+        self._pos = 0
+        self._ops = self._times = _NO_PAGES
+        self._clock = -np.inf  # the latest timestamp served: out-of-order records wait for it
+        self._served = 0
+        self._path, self._wrap = spec.path, spec.wrap
+        self._footprint = spec.footprint
+
+    def _current(self):
+        """The chunk holding the next request (reading one more if needed), None at the end."""
+        if self._chunk is None or self._pos >= len(self._chunk):
+            self._chunk, self._pos = next(self._chunks, None), 0
+        return self._chunk
+
+    def draw(self, n: int) -> np.ndarray:
+        chunk = self._current()
+        if chunk is None:
+            self._ops = self._times = _NO_PAGES
+            return _NO_PAGES
+        a, b = self._pos, min(self._pos + n, len(chunk))
+        self._pos = b
+        self._ops, self._times = chunk.op[a:b], chunk.time_s[a:b]
+        pages = self._place(chunk.page[a:b])
+        self._served += b - a
+        return pages
+
+    def _place(self, pages: np.ndarray) -> np.ndarray:
+        if self._footprint is None:  # found by scanning this very file: every page fits
+            return pages
+        if self._wrap:
+            return pages % self._footprint
+        beyond = np.flatnonzero(pages >= self._footprint)
+        if len(beyond):
+            i = int(beyond[0])
+            raise TraceError(f"request {self._served + i + 1} is page {int(pages[i])}, beyond "
+                             f"the declared footprint of {self._footprint} pages; declare a "
+                             f"larger footprint or wrap: true", file=self._path)
+        return pages
+
+    def ops(self, n: int) -> np.ndarray:
+        return self._ops
+
+    def gaps(self) -> np.ndarray:
+        """Seconds from each request of the last draw to the next one (0 after the last)."""
+        times = self._times
+        if not len(times):
+            return np.zeros(0)
+        following = self._current()
+        after = following.time_s[self._pos : self._pos + 1] if following is not None else times[-1:]
+        # a running maximum keeps the replay on the trace's clock through unsorted records
+        clock = np.maximum.accumulate(np.concatenate(([self._clock], times, after)))
+        self._clock = clock[-2]
+        return np.diff(clock[1:])
+
+
+class TraceStream(RequestStream):
+    """A RequestStream whose ops come from the trace, and whose gaps too with timing: trace."""
+
+    __slots__ = ()
+
+    def next_chunk(self, n: int = CHUNK):
+        spec, sampler = self.spec, self._sampler
+        pages = sampler.draw(n)
+        n = len(pages)
+        ops = sampler.ops(n)
+        if spec.timing == "trace":  # the two values of a Literal, not a registry
+            gaps = sampler.gaps() / spec.speed
+        else:
+            gaps = spec.think_time.sample(self._gap_rng, n)
+        # FIU's content ids are not used yet: a write's new bytes come from dup_writes
+        dup = self._content_rng.random(n) < spec.dup_writes
+        return ops.tolist(), pages.tolist(), gaps.tolist(), dup.tolist()
