@@ -196,6 +196,42 @@ def plot(results, debug):
     click.echo(f"{len(files)} files in {Path(results) / 'plots'}")
 
 
+@main.command()
+@click.option("--baseline", default="results/baseline.csv", show_default=True,
+              type=click.Path(dir_okay=False), help="The baseline to compare against.")
+@click.option("--scenarios", "scenario_dir", default="scenarios", show_default=True,
+              type=click.Path(file_okay=False), help="Where the scenarios live.")
+@click.option("--scenario", "only", multiple=True, help="Only this scenario (repeatable).")
+@click.option("--update", is_flag=True, help="Rewrite the baseline with the new numbers.")
+@click.option("--jobs", type=int, default=None, help="Parallel processes per comparison.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@handles_errors
+def regress(baseline, scenario_dir, only, update, jobs, debug):
+    """Re-run the baseline's scenarios; exit 1 if any hit rate or count moved."""
+    from .regress import regress as run_regress
+
+    current, moved = run_regress(baseline, scenario_dir, only=only or None, update=update,
+                                 jobs=jobs)
+    scenarios = current["scenario"].nunique()
+    if moved.empty:
+        click.echo(f"{scenarios} scenario(s), {len(current)} rows: nothing moved")
+        return
+    from rich.table import Table
+
+    table = Table(title="moved since the baseline")
+    for col in moved.columns:
+        table.add_column(col)
+    for row in moved.itertuples(index=False):
+        table.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
+    _print(table)
+    if update:
+        click.echo(f"baseline {baseline} updated: {len(moved)} value(s) changed")
+        return
+    click.echo(f"{len(moved)} value(s) moved in {moved['scenario'].nunique()} scenario(s); "
+               f"if intended, run `tmemsim regress --update` and say why in the commit")
+    sys.exit(1)
+
+
 def _refuse_existing(out, force):
     from pathlib import Path
 

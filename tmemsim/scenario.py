@@ -204,6 +204,9 @@ class PolicySpec(BaseModel):
     kind: str
     name: str
     options: dict = Field(default_factory=dict)
+    # memory balancing for every guest under this policy ("static split" vs "selfballoon");
+    # None keeps each guest's own balloon setting
+    balloon: Literal["none", "selfballoon"] | None = None
 
     def make_options(self):
         return POLICIES[self.kind].Options.model_validate(self.options)
@@ -217,6 +220,10 @@ def _policy_entry(entry, i: int) -> PolicySpec:
     entry = dict(entry)
     kind = entry.pop("kind", None)
     name = entry.pop("name", None)
+    balloon = entry.pop("balloon", None)
+    if balloon not in (None, "none", "selfballoon"):
+        raise _Located(("policies", i, "balloon"),
+                       f"expected none or selfballoon, got {balloon!r}")
     if kind not in POLICIES:
         raise _Located(
             ("policies", i, "kind") if kind is not None else ("policies", i),
@@ -227,7 +234,8 @@ def _policy_entry(entry, i: int) -> PolicySpec:
         POLICIES[kind].Options.model_validate(entry)
     except ValidationError as exc:
         raise _from_validation(exc, ("policies", i), POLICIES[kind].Options) from None
-    return PolicySpec(kind=kind, name=name or _default_name(kind, entry), options=entry)
+    name = name or _default_name(kind, {**entry, **({"balloon": balloon} if balloon else {})})
+    return PolicySpec(kind=kind, name=name, options=entry, balloon=balloon)
 
 
 def _default_name(kind: str, options: dict) -> str:
@@ -514,6 +522,8 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level", file=file,
                             line=1 if file else None)
+    # top-level "x-..." keys hold YAML anchors for reuse (as in compose files); not scenario keys
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
     for item in _override_items(overrides):
         key, _, value = item.partition("=")
         _set_path(data, key.strip(), value.strip(), file)

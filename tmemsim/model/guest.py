@@ -22,6 +22,7 @@ from .clock import At, next_event_time
 ORDER_FLUSH = 0
 ORDER_CHURN = 1
 ORDER_BALLOON = 2
+ORDER_PHASE = 3
 ORDER_THREAD = 16  # + thread index
 ORDER_OPEN = 1 << 40  # + request serial: each outstanding open-loop request has its own order
 INF = float("inf")
@@ -90,6 +91,9 @@ class Guest:
         if spec.balloon.kind == "selfballoon":
             self.agenda.append((spec.balloon.interval, ORDER_BALLOON, self._balloon, None))
         self.anon_committed = 0  # anonymous pages ever touched (the model never frees them)
+        switches = getattr(spec.workload, "switches", None)
+        self.switches = switches() if switches else iter(())
+        self._next_switch()
         heapq.heapify(self.agenda)
 
     # ------------------------------------------------------------ the SimPy process
@@ -378,6 +382,19 @@ class Guest:
         if any(not th.ended for th in self.threads) and self.remaining > 0:
             heapq.heappush(self.agenda,
                            (t + self.spec.writeback_interval, ORDER_FLUSH, self._flush, None))
+
+    def _next_switch(self) -> None:
+        nxt = next(self.switches, None)
+        if nxt is not None and nxt[0] < self.horizon:
+            heapq.heappush(self.agenda, (nxt[0], ORDER_PHASE, self._switch, nxt[1:]))
+
+    def _switch(self, t: float, phase) -> None:
+        """A new phase: every thread drops what is left of its chunk and asks the new phase."""
+        for th in self.threads:
+            th.stream.switch(*phase)
+            if not th.ended:
+                th.refill()
+        self._next_switch()
 
     def _balloon(self, t: float, _) -> None:
         """Self-ballooning: memory target = reserved + committed anonymous memory + headroom."""

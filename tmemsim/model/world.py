@@ -93,6 +93,9 @@ class World:
                                           strict=True)
         }
         named = s.expanded_guests()
+        if policy_spec.balloon is not None:  # the policy sets every guest's balloon
+            named = [(n, g.model_copy(update={"balloon": g.balloon.model_copy(
+                update={"kind": policy_spec.balloon})})) for n, g in named]
         self.guest_names = [name for name, _ in named]
         self.counters = [GuestCounters() for _ in named]
         self.policy_counters = [PolicyCounters() for _ in named]

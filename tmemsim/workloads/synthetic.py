@@ -150,16 +150,21 @@ class HotsetSampler(PageSampler):
     """Index < hot goes to the hot part; `where` maps an index to its vpage."""
 
     def __init__(self, where: np.ndarray, hot: int, probability: float, rng):
-        self._where, self._hot, self._p, self._rng = where, hot, probability, rng
+        self._where, self._hot, self._rng = where, hot, rng
         self._cold = len(where) - hot
+        self._p = probability if self._cold else 1.0  # no cold page: every access is hot
 
     def draw(self, n: int) -> np.ndarray:
-        rng = self._rng
-        # all three draws are always taken, so that a change of hot_probability moves no page
-        is_hot = rng.random(n) < self._p
-        hot = rng.integers(0, self._hot, n)
-        cold = self._hot + rng.integers(0, self._cold, n) if self._cold else hot
-        return self._where[np.where(is_hot, hot, cold)]
+        # One uniform per request picks the part and the page within it (u / p is uniform
+        # given u < p), so the stream is the same whatever the chunk sizes.
+        u = self._rng.random(n)
+        p, hot, cold = self._p, self._hot, self._cold
+        is_hot = u < p
+        index = np.empty(n, dtype=np.int64)
+        index[is_hot] = np.minimum(u[is_hot] / p * hot, hot - 1)
+        u_cold = u[~is_hot]
+        index[~is_hot] = hot + np.minimum((u_cold - p) / (1 - p) * cold, cold - 1)
+        return self._where[index]
 
 
 _LAYOUT_KEY = 0x686F74  # "hot"
@@ -213,8 +218,7 @@ if TYPE_CHECKING:
     MixableWorkload = Pattern  # at run time: the union of pattern kinds, set by the registry
 
 # Knobs that belong to the whole stream; in a mix they are the mix's, never a part's.
-COMMON_KNOBS = ("read_fraction", "sync", "dup_writes", "threads", "think_time", "arrival",
-                "file_pages")
+COMMON_KNOBS = tuple(name for name in WorkloadBase.model_fields if name != "kind")
 
 
 class MixPart(Strict):

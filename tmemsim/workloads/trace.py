@@ -76,6 +76,9 @@ class Trace(WorkloadBase):
         if "think_time" in given and self.timing == "trace":
             raise ValueError("think_time needs timing: closed (timing: trace replays the "
                              "trace's own times)")
+        if self.anon is not None:
+            raise ValueError("anon does not apply to a trace: it would replace some of the "
+                             "trace's requests")
         if self.threads != 1:
             raise ValueError("a trace is one request stream: threads must be 1 (give several "
                              "guests to replay it several times)")
