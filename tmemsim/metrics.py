@@ -30,7 +30,7 @@ class GuestCounters(Counters):
     __slots__ = (
         "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
         "stale_reads", "swap_disk_io", "write_latency_s", "sync_writes", "anon_touches",
-        "zero_fills", "swap_ins", "swap_ins_memory", "swap_outs", "anon_latency_s",
+        "zero_fills", "swap_ins", "swap_ins_memory", "swap_outs", "anon_latency_s", "truncates",
     )
 
 

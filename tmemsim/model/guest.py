@@ -49,7 +49,7 @@ class Thread:
 class Guest:
     def __init__(self, env, index: int, name: str, spec, gdisk, hypervisor, contents, costs,
                  streams, rank: int, batched: bool, horizon: float, budget: int | None,
-                 observer, swap_file: int | None = None):
+                 observer, swap_file: int | None = None, churn_rng=None):
         self.env, self.index, self.name, self.spec = env, index, name, spec
         self.observer = observer  # .next_time: when counters are next read or reset
         self.checker = None  # under --check: called after every action, raises if broken
@@ -91,6 +91,13 @@ class Guest:
         if spec.balloon.kind == "selfballoon":
             self.agenda.append((spec.balloon.interval, ORDER_BALLOON, self._balloon, None))
         self.anon_committed = 0  # anonymous pages ever touched (the model never frees them)
+        churn = spec.workload.churn
+        if churn is not None:
+            # which file and when depend on the guest's seed only, not on the policy
+            self.churn_times = churn.times(churn_rng)
+            self.churn_rng = churn_rng
+            self.files = max(spec.workload.footprint_pages() // self.file_pages, 1)
+            self._next_churn()
         switches = getattr(spec.workload, "switches", None)
         self.switches = switches() if switches else iter(())
         self._next_switch()
@@ -304,6 +311,7 @@ class Guest:
         Dirty pages are dropped without write-back; the recreated file is written through the
         page cache like any other write (its pages become dirty and are flushed later).
         """
+        self.counters.truncates += 1
         first = vpage - vpage % self.file_pages
         last = min(first + self.file_pages, self.gdisk.pages)
         cache, dirty, latest = self.cache, self.dirty, self.latest
@@ -382,6 +390,18 @@ class Guest:
         if any(not th.ended for th in self.threads) and self.remaining > 0:
             heapq.heappush(self.agenda,
                            (t + self.spec.writeback_interval, ORDER_FLUSH, self._flush, None))
+
+    def _next_churn(self) -> None:
+        t = next(self.churn_times)
+        if t < self.horizon:
+            heapq.heappush(self.agenda, (t, ORDER_CHURN, self._churn, None))
+
+    def _churn(self, t: float, _) -> None:
+        """Delete and recreate one file of the footprint (file churn)."""
+        file = int(self.churn_rng.integers(self.files))
+        self._truncate(t, file * self.file_pages)
+        if self.remaining > 0 and any(not th.ended for th in self.threads):
+            self._next_churn()
 
     def _next_switch(self) -> None:
         nxt = next(self.switches, None)

@@ -110,10 +110,12 @@ class World:
         self.guests = []
         for index, ((name, g), seed) in enumerate(
                 zip(named, stream_seed.spawn(len(named)), strict=True)):
-            streams = [g.workload.stream(ts) for ts in seed.spawn(g.workload.threads)]
+            *thread_seeds, churn_seed = seed.spawn(g.workload.threads + 1)
+            streams = [g.workload.stream(ts) for ts in thread_seeds]
             self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
                                      self.contents, self.costs, streams, RANK_GUEST + index,
-                                     batched, self.horizon, s.requests, self, swaps[index]))
+                                     batched, self.horizon, s.requests, self, swaps[index],
+                                     np.random.default_rng(churn_seed)))
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]

@@ -53,6 +53,24 @@ class Anon(Strict):
         return AliasSampler(alias_table(weights), 0, rng, scatter=False)
 
 
+class Churn(Strict):
+    """Files of the footprint truncated and recreated at random times (Poisson, `rate`).
+
+    The guest drops the file's pages (dirty ones unwritten), tmem flushes the object, and the
+    new file is written through the page cache.
+    """
+
+    rate: Rate
+
+    def times(self, rng: np.random.Generator):
+        t = 0.0
+        while True:
+            gaps = rng.exponential(1.0 / self.rate, 1024)
+            for gap in gaps.tolist():
+                t += gap
+                yield t
+
+
 class WorkloadBase(Strict):
     """Knobs common to every workload kind."""
 
@@ -65,6 +83,7 @@ class WorkloadBase(Strict):
     arrival: Arrival | None = None
     file_pages: int = Field(64, ge=1)
     anon: Anon | None = None
+    churn: Churn | None = None
 
     def footprint_pages(self) -> int:
         """One past the highest vpage the workload may touch."""
