@@ -1,0 +1,59 @@
+"""The README's scenario-library table: run every library scenario, name the winner and margin.
+
+Usage: python scripts/library_table.py [--short] [--write README.md]
+Without --write it prints the markdown table; with it, replaces the table between the
+<!-- library-table --> markers of the README. --short uses each scenario's regress settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import tmemsim
+from tmemsim.regress import regress_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = ["quickstart", "reread-after-discard", "cow-clones", "full-copies", "double-caching",
+           "write-churn", "shifting-demand", "swap-pressure", "memory-split", "trace-replay"]
+MARK = "<!-- library-table -->"
+
+
+def row(name: str, short: bool) -> str | None:
+    path = ROOT / "scenarios" / f"{name}.yaml"
+    if not path.exists():
+        return None
+    s = tmemsim.load_scenario(path, regress_overrides(path) if short else None)
+    summary = tmemsim.compare(s, jobs=2).summary
+    all_rows = summary[summary.guest == "ALL"].sort_values("read_hit_ratio", ascending=False)
+    best, second = all_rows.iloc[0], all_rows.iloc[1]
+    base = summary[(summary.guest == "ALL") & (summary.policy == summary.policy.iloc[0])].iloc[0]
+    fewer = 1 - best.disk_reads / base.disk_reads if base.disk_reads else 0.0
+    return (f"| `{name}` | {best.policy} | {best.read_hit_ratio:.1%} | "
+            f"+{(best.read_hit_ratio - second.read_hit_ratio) * 100:.1f} pp over {second.policy} | "
+            f"{fewer:.0%} fewer than {base.policy} |")
+
+
+def table(short: bool) -> str:
+    lines = ["| scenario | winner (read hit ratio) | hit ratio | margin | disk reads |",
+             "|---|---|---|---|---|"]
+    lines += [r for r in (row(n, short) for n in LIBRARY) if r]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--short", action="store_true")
+    ap.add_argument("--write", type=Path)
+    args = ap.parse_args()
+    text = table(args.short)
+    if args.write:
+        readme = args.write.read_text()
+        pattern = re.compile(f"{re.escape(MARK)}.*?{re.escape(MARK)}", re.S)
+        args.write.write_text(pattern.sub(f"{MARK}\n{text}\n{MARK}", readme))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
