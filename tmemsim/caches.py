@@ -62,11 +62,10 @@ class Cache:
 
     def insert(self, key, value=None):
         """Add an absent key; returns the evicted (key, value) or None."""
+        if not self.capacity:
+            return key, value  # a zero-sized cache rejects at once
         victim = self.evict() if len(self._d) >= self.capacity else None
-        if self.capacity > 0:
-            self._d[key] = value
-        elif victim is None:
-            victim = (key, value)  # a zero-sized cache rejects at once
+        self._d[key] = value
         return victim
 
     def evict(self):
@@ -213,11 +212,10 @@ class TwoList(Cache):
         return True
 
     def insert(self, key, value=None):
+        if not self.capacity:
+            return key, value
         victim = self.evict() if len(self) >= self.capacity else None
-        if self.capacity > 0:
-            self._d[key] = value
-        elif victim is None:
-            victim = (key, value)
+        self._d[key] = value
         return victim
 
     def evict(self):

@@ -7,6 +7,7 @@ latency.parquet and plots/; it is built beside its target and renamed into place
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -167,6 +168,9 @@ class Result:
             raise FileExistsError(f"{out} exists; use --force to replace it")
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a results directory is not
         try:
             (tmp / "scenario.yaml").write_text(self.scenario_yaml)
             (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str) + "\n")

@@ -221,6 +221,10 @@ def _policy_entry(entry, i: int) -> PolicySpec:
     kind = entry.pop("kind", None)
     name = entry.pop("name", None)
     balloon = entry.pop("balloon", None)
+    if kind is not None and not isinstance(kind, str):
+        raise _Located(("policies", i, "kind"), f"expected a policy name, got {kind!r}")
+    if name is not None and not isinstance(name, str):
+        raise _Located(("policies", i, "name"), f"expected a name (text), got {name!r}")
     if balloon not in (None, "none", "selfballoon"):
         raise _Located(("policies", i, "balloon"),
                        f"expected none or selfballoon, got {balloon!r}")
@@ -233,7 +237,7 @@ def _policy_entry(entry, i: int) -> PolicySpec:
     try:
         POLICIES[kind].Options.model_validate(entry)
     except ValidationError as exc:
-        raise _from_validation(exc, ("policies", i), POLICIES[kind].Options) from None
+        raise _from_validation(exc, ("policies", i), POLICIES[kind].Options, entry) from None
     name = name or _default_name(kind, {**entry, **({"balloon": balloon} if balloon else {})})
     return PolicySpec(kind=kind, name=name, options=entry, balloon=balloon)
 
@@ -249,7 +253,7 @@ def _default_name(kind: str, options: dict) -> str:
 class Scenario(Strict):
     name: str = "scenario"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     duration: Duration | None = None
     requests: int | None = Field(None, gt=0)
     warmup: DurationOrZero = 0.0
@@ -350,24 +354,32 @@ def _tags(models) -> set:
     return {_tag(m) for m in models}
 
 
-def _clean_loc(model: type[BaseModel], loc: tuple) -> tuple:
-    """Drop the tags pydantic puts into the locations of discriminated-union errors."""
+def _clean_loc(data, loc: tuple) -> tuple:
+    """The steps of a pydantic error location that exist in the input data.
+
+    Pydantic adds steps of its own (a union member "str", a tag "zipf", "function-before[...]");
+    walking the data keeps only the keys and indexes the user wrote.
+    """
     out = []
-    models = [model]
+    node = data
     for step in loc:
-        tags = _tags(models)
-        if isinstance(step, str) and step in tags and step not in _field_names(models):
-            models = [m for m in models if _tag(m) == step]
-            continue
-        if isinstance(step, str) and "[" in step:  # function-before validators, unions by type
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        elif isinstance(node, dict) and step == loc[-1] and isinstance(step, str) and \
+                not _pydantic_step(step):
+            pass  # a missing key: its name is the point of the message
+        else:
             continue
         out.append(step)
-        nxt = []
-        for m in models:
-            if isinstance(step, str) and step in m.model_fields:
-                nxt += _models_in(m.model_fields[step].annotation)
-        models = nxt or models
     return tuple(out)
+
+
+def _pydantic_step(step: str) -> bool:
+    return "[" in step and step.endswith("]") and step.split("[")[0] in (
+        "function-before", "function-after", "function-wrap", "function-plain", "tagged-union",
+        "union", "list", "dict")
 
 
 def _field_names(models) -> set:
@@ -396,18 +408,24 @@ def _message(err: dict, model, loc) -> str:
     return msg
 
 
-def _from_validation(exc: ValidationError, prefix: tuple, model) -> _Located:
+def _from_validation(exc: ValidationError, prefix: tuple, model, data) -> _Located:
     # an unknown key explains a "missing" one next to it (a typo), so it is reported first
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     err = errors[0]
-    loc = _clean_loc(model, tuple(err["loc"]))
+    loc = _clean_loc(data, tuple(err["loc"]))
     return _Located(prefix + loc, _message(err, model, loc))
 
 
 def _set_path(data, dotted: str, raw_value: str, file) -> None:
     """Apply one `--set a.b.0.c=value` override to the raw scenario data."""
     steps = dotted.split(".")
-    value = yaml.safe_load(raw_value) if raw_value != "" else ""
+    where = format_path([int(x) if x.lstrip("-").isdigit() else x for x in steps])
+    try:
+        value = yaml.safe_load(raw_value) if raw_value != "" else ""
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ScenarioError(f"--set {dotted}: the value {raw_value!r} is {problem}", file=file,
+                            path=where) from None
     node = data
     walked: list = []
     for i, step in enumerate(steps):
@@ -416,18 +434,18 @@ def _set_path(data, dotted: str, raw_value: str, file) -> None:
             if not step.lstrip("-").isdigit() or not -len(node) <= int(step) < len(node):
                 raise ScenarioError(
                     f"--set {dotted}: {format_path(walked) or 'the scenario'} has no item {step}"
-                    f" (it has {len(node)})", file=file)
+                    f" (it has {len(node)})", file=file, path=where)
             key = int(step)
         elif isinstance(node, dict):
             key = step
             if key not in node and not last:
                 raise ScenarioError(
                     f"--set {dotted}: {format_path(walked + [key])} does not exist"
-                    f"{_suggest(key, node)}", file=file)
+                    f"{_suggest(key, node)}", file=file, path=where)
         else:
             raise ScenarioError(
                 f"--set {dotted}: {format_path(walked)} is a value, not a mapping or list",
-                file=file)
+                file=file, path=where)
         if last:
             node[key] = value
         else:
@@ -531,7 +549,7 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
         try:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
-            raise _from_validation(exc, (), Scenario) from None
+            raise _from_validation(exc, (), Scenario, data) from None
         _check_references(scenario)
     except _Located as loc:
         raise ScenarioError(loc.message, file=file, path=format_path(loc.path),

@@ -18,16 +18,19 @@ import pandas as pd
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch, Polygon, Rectangle
 
 from .plots import NEUTRAL, _lighten, policy_colors
 from .units import parse_duration, parse_size
 
 FULL_MARGIN = 0.25  # a winner ahead by this relative margin (or more) is drawn in full colour
 PALEST = 0.82  # how far towards white a winner by a hair is drawn
-HATCH = "////"
-HATCH_COLOR = (0.1, 0.1, 0.1, 0.55)
+HATCH = "///"
+HATCH_COLOR = (0.15, 0.15, 0.15, 0.4)
 MISSING = "#F2F2F2"
+# Policies with equal results draw on top of each other: shapes and dashes keep each visible.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
+DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1)))
 
 HIGHER_IS_BETTER = {"guest_hit_ratio", "host_hit_ratio", "read_hit_ratio", "throughput_ops",
                     "fairness_jain", "guest_hits", "host_hits", "tmem_get_hits"}
@@ -234,7 +237,7 @@ def line_figure(result, metric: str = "read_hit_ratio", x: str | None = None,
             if ok.any():
                 ax.fill_between(xs, np.where(ok, lo, mean), np.where(ok, hi, mean), color=color,
                                 alpha=0.18, linewidth=0)
-            ax.plot(xs, mean, color=color, marker="o", markersize=4, linewidth=1.8)
+            ax.plot(xs, mean, **_style(policies, policy, color))
         if dims:
             ax.set_title(_panel_title(dims, values), fontsize=9)
         ax.grid(alpha=0.3)
@@ -246,12 +249,19 @@ def line_figure(result, metric: str = "read_hit_ratio", x: str | None = None,
     fig.supylabel(metric_label(metric))
     fig.suptitle(f"{metric_label(metric)} vs {x} — {result.meta.get('scenario', '')}\n"
                  f"{_subtitle(result, guest, fixed)}", fontsize=11)
-    handles = [Line2D([], [], color=colors[p], marker="o", markersize=4, linewidth=1.8, label=p)
-               for p in policies]
+    handles = [Line2D([], [], label=p, **_style(policies, p, colors[p])) for p in policies]
     if reps >= 2:
         handles.append(Patch(facecolor=NEUTRAL, alpha=0.25, label="95 % CI (Student t)"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False, title="policy")
     return fig
+
+
+def _style(policies: list[str], policy: str, color: str) -> dict:
+    k = policies.index(policy)
+    return {"color": color, "marker": MARKERS[k % len(MARKERS)],
+            "linestyle": DASHES[k % len(DASHES)], "markersize": 6 - 0.6 * (k % 4),
+            "markerfacecolor": color if k % 2 == 0 else "white", "markeredgecolor": color,
+            "linewidth": 2.0 - 0.25 * (k % 4), "zorder": 3 + k}
 
 
 def _unit_hint(axis: Axis) -> str:
@@ -284,8 +294,8 @@ def winner_cells(result, x: str, y: str, metric: str, guest: str = "ALL",
     """One row per cell (and panel): winner, runner_up, margin (relative), status.
 
     status: "clear" (the winner's and runner-up's 95 % CIs do not overlap), "uncertain" (they
-    overlap, or the means tie), "no-ci" (fewer than 2 replications), "single" (one policy),
-    "missing" (no results at that cell).
+    overlap), "tie" (equal means; `tied` lists the policies), "no-ci" (fewer than 2
+    replications), "single" (one policy), "missing" (no results at that cell).
     """
     params = result.parameters
     direction = better_direction(metric, better)
@@ -309,7 +319,7 @@ def winner_cells(result, x: str, y: str, metric: str, guest: str = "ALL",
 
 
 def _winner(cell: pd.DataFrame, direction: str, rank: dict) -> dict:
-    empty = {"winner": None, "runner_up": None, "best": np.nan, "second": np.nan,
+    empty = {"winner": None, "runner_up": None, "tied": (), "best": np.nan, "second": np.nan,
              "margin": np.nan, "status": "missing"}
     cell = cell[np.isfinite(cell["mean"].to_numpy(float))]
     if cell.empty:
@@ -319,21 +329,22 @@ def _winner(cell: pd.DataFrame, direction: str, rank: dict) -> dict:
                    key=lambda r: (-sign * r.mean, rank.get(r.policy, len(rank))))
     best = order[0]
     if len(order) == 1:
-        return {**empty, "winner": best.policy, "best": best.mean, "margin": np.nan,
-                "status": "single"}
+        return {**empty, "winner": best.policy, "best": best.mean, "status": "single"}
     second = order[1]
     scale = max(abs(best.mean), abs(second.mean))
     margin = abs(best.mean - second.mean) / scale if scale > 0 else 0.0
-    if margin <= 1e-12:
-        status = "uncertain"
+    tied = tuple(r.policy for r in order
+                 if abs(r.mean - best.mean) <= 1e-12 * max(scale, 1e-300))
+    if len(tied) > 1:
+        status = "tie"
     elif min(best.n, second.n) < 2:
         status = "no-ci"
     elif direction == "higher":
         status = "uncertain" if best.ci95_low <= second.ci95_high else "clear"
     else:
         status = "uncertain" if best.ci95_high >= second.ci95_low else "clear"
-    return {"winner": best.policy, "runner_up": second.policy, "best": best.mean,
-            "second": second.mean, "margin": margin, "status": status}
+    return {"winner": best.policy, "runner_up": second.policy, "tied": tied,
+            "best": best.mean, "second": second.mean, "margin": margin, "status": status}
 
 
 def _shade(color: str, margin: float) -> str:
@@ -379,7 +390,7 @@ def winner_figure(result, x: str | None = None, y: str | None = None,
     xa, ya = Axis(params[x]), Axis(params[y])
     xs, ys = xa.ordered(), ya.ordered()
     panels = params[dims[0]] if dims else [None]
-    cell_w, cell_h = (1.05, 0.62) if len(xs) * len(ys) <= 120 else (0.5, 0.35)
+    cell_w, cell_h = (1.35, 0.62) if len(xs) * len(ys) <= 120 else (0.5, 0.35)
     width = len(panels) * max(len(xs) * cell_w + 1.2, 3.2) + 3.4
     height = max(len(ys) * cell_h + 2.0, 3.8)
     fig = Figure(figsize=(min(width, 26), min(height, 20)), layout="constrained")
@@ -388,8 +399,7 @@ def winner_figure(result, x: str | None = None, y: str | None = None,
     statuses = set(cells["status"])
     for ax, panel in zip(axes, panels, strict=True):
         sub = cells[cells["panel"] == panel] if dims else cells
-        for rec in sub.itertuples(index=False):
-            rec = rec._asdict()
+        for rec in sub.to_dict("records"):
             i, j = xs.index(rec[x]), ys.index(rec[y])
             _draw_cell(ax, i, j, rec, colors, text)
         ax.set_xlim(-0.5, len(xs) - 0.5)
@@ -411,40 +421,53 @@ def winner_figure(result, x: str | None = None, y: str | None = None,
                  f"{result.meta.get('scenario', '')}\n{_subtitle(result, guest, fixed)}",
                  fontsize=11)
     fig.legend(handles=_winner_legend(policies, colors, cells, statuses),
-               loc="outside right upper", frameon=False, title="winner", alignment="left")
+               loc="outside right center", frameon=False, title="winner", alignment="left")
     return fig
 
 
 def _draw_cell(ax, i: int, j: int, rec: dict, colors: dict, text: bool) -> None:
     status = rec["status"]
+    corner = (i - 0.5, j - 0.5)
     if status == "missing":
-        ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor=MISSING, edgecolor="white",
-                               linewidth=2))
+        ax.add_patch(Rectangle(corner, 1, 1, facecolor=MISSING, edgecolor="white", linewidth=2))
         if text:
             ax.text(i, j, "no data", ha="center", va="center", fontsize=7, color="#888888")
         return
-    color = colors.get(rec["winner"], NEUTRAL)
-    face = _shade(color, rec["margin"])
-    ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor=face, edgecolor="white",
-                           linewidth=2))
-    if status == "uncertain":
-        ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, hatch=HATCH,
-                               edgecolor=HATCH_COLOR, linewidth=0))
-    if text:
-        ink = _ink(face)
-        mark = "≈ " if status == "uncertain" else ""
-        ax.text(i, j + 0.13, rec["winner"], ha="center", va="center", fontsize=8,
-                fontweight="bold", color=ink,
-                bbox=dict(boxstyle="round,pad=0.12", facecolor=face, edgecolor="none",
-                          alpha=0.85) if status == "uncertain" else None)
-        ax.text(i, j - 0.2, mark + _margin_text(rec["margin"]), ha="center", va="center",
-                fontsize=7.5, color=ink,
-                bbox=dict(boxstyle="round,pad=0.1", facecolor=face, edgecolor="none",
-                          alpha=0.85) if status == "uncertain" else None)
+    face = _shade(colors.get(rec["winner"], NEUTRAL), rec["margin"])
+    if status == "tie":  # split the cell between the first two tied policies, palest shade
+        a, b = (_shade(colors.get(p, NEUTRAL), 0.0) for p in rec["tied"][:2])
+        face = a
+        ax.add_patch(Polygon([(i - 0.5, j - 0.5), (i - 0.5, j + 0.5), (i + 0.5, j + 0.5)],
+                             facecolor=a, edgecolor="none"))
+        ax.add_patch(Polygon([(i - 0.5, j - 0.5), (i + 0.5, j - 0.5), (i + 0.5, j + 0.5)],
+                             facecolor=b, edgecolor="none"))
+        ax.add_patch(Rectangle(corner, 1, 1, fill=False, edgecolor="white", linewidth=2))
+    else:
+        ax.add_patch(Rectangle(corner, 1, 1, facecolor=face, edgecolor="white", linewidth=2))
+    if status in ("uncertain", "tie"):
+        ax.add_patch(Rectangle(corner, 1, 1, fill=False, hatch=HATCH, edgecolor=HATCH_COLOR,
+                               linewidth=0))
+    if not text:
+        return
+    if status == "tie":
+        names = list(rec["tied"])
+        label = "\n".join(" = ".join(names[k:k + 2]) for k in range(0, len(names), 2))
+        label = label + "\ntie"
+    else:
+        label = rec["winner"]
+        if rec["runner_up"]:
+            mark = "≈ " if status == "uncertain" else ""
+            label += f"\n{mark}{_margin_text(rec['margin'])} vs {rec['runner_up']}"
+    boxed = status in ("uncertain", "tie")
+    ax.text(i, j, label, ha="center", va="center", fontsize=7, linespacing=1.35,
+            color=_ink(face), fontweight="bold" if status in ("clear", "no-ci") else "normal",
+            bbox=dict(boxstyle="round,pad=0.15", facecolor=face, edgecolor="none", alpha=0.9)
+            if boxed else None)
 
 
 def _winner_legend(policies, colors, cells, statuses) -> list:
     winners = set(cells["winner"].dropna())
+    winners |= {p for tied in cells["tied"] for p in (tied or ())}
     handles = [Patch(facecolor=colors[p], label=p if p in winners else f"{p} (never wins)")
                for p in policies]
     handles.append(Patch(facecolor="none", edgecolor="none", label=""))
@@ -453,7 +476,10 @@ def _winner_legend(policies, colors, cells, statuses) -> list:
             margin, f"ahead by {margin:.1%}".replace(".0%", "%"))
         handles.append(Patch(facecolor=_shade(NEUTRAL, margin), label=label))
     handles.append(Patch(facecolor="white", edgecolor=HATCH_COLOR, hatch=HATCH,
-                         label="≈ uncertain: 95 % CIs\n   of the top two overlap"))
+                         label="uncertain (≈): the 95 % CIs\nof the top two overlap"))
+    if "tie" in statuses:
+        handles.append(Patch(facecolor="none", edgecolor="none",
+                             label="split cell: equal means (tie)"))
     if "no-ci" in statuses:
         handles.append(Patch(facecolor="none", edgecolor="none",
                              label="(1 replication: no CIs,\n uncertainty not assessed)"))

@@ -6,6 +6,7 @@ with a message saying what was expected; the scenario layer adds the file, path 
 
 from __future__ import annotations
 
+import math
 import re
 
 PAGE_SIZE = 4096
@@ -30,13 +31,18 @@ def _split(text: str, what: str, example: str) -> tuple[float, str]:
     m = _QUANTITY.match(text)
     if not m:
         raise ValueError(f"expected a {what} such as {example}, got {text!r}")
-    return float(m.group(1)), m.group(2).lower()
+    number = float(m.group(1))
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite {what}, got {text!r}")
+    return number, m.group(2).lower()
 
 
 def _number(value, what: str) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"expected a {what}, got {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite {what}, got {value!r}")
         return float(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a {what}, got {type(value).__name__} {value!r}")
@@ -87,5 +93,6 @@ def format_size(nbytes: float) -> str:
     """"512MiB", "1.5GiB": the largest binary unit the size reaches, to 3 significant digits."""
     for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if nbytes >= scale:
-            return f"{nbytes / scale:.3g}{unit}"
+            value = nbytes / scale
+            return f"{value:.0f}{unit}" if value >= 100 else f"{value:.3g}{unit}"
     return f"{int(nbytes)}B"

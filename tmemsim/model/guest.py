@@ -167,7 +167,8 @@ class Guest:
                         i += 1
                         if closed:
                             break
-                        t += gaps[i - 1]  # an open loop goes on arriving
+                        t += gaps[i - 1]  # an open loop goes on arriving...
+                        local = min(local, self.agenda[0][0])  # ...until the page arrives
                         lb, wb = local, world
                         continue
                 else:
@@ -234,7 +235,9 @@ class Guest:
             self.counters.stale_reads += 1
         silent = not self.told and not self.dirty and not self.anon_dirty
         bound = local if local < world or silent else world
-        if done < bound:  # nothing came in between: the page is still absent, insert it now
+        # a closed-loop thread waits for its miss; an open loop goes on arriving, and a later
+        # arrival must find the page still in flight: its insertion waits in the agenda
+        if done < bound and th.closed:  # nothing came in between: insert the page now
             victim = self.cache_insert(vpage)
             end = done
             # a clean file page under a transparent policy leaves without a word: no call

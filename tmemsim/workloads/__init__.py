@@ -8,6 +8,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from .base import OP_READ, OP_TRUNCATE, OP_WRITE, RequestStream, WorkloadBase
+from .phases import Phase, Phases
 from .synthetic import Hotset, Loop, Mix, MixPart, Pattern, Scan, Script, Uniform, Zipf
 from .trace import Trace
 
@@ -20,6 +21,7 @@ WORKLOADS: dict[str, type[WorkloadBase]] = {
     "mix": Mix,
     "script": Script,
     "trace": Trace,
+    "phases": Phases,
 }
 
 # A mix's parts may be any registered pattern (mixes included): the union is known only now.
@@ -28,5 +30,11 @@ MixPart.model_rebuild(_types_namespace={
     "MixableWorkload": Annotated[Union[_patterns], Field(discriminator="kind")],  # noqa: UP007
 })
 Mix.model_rebuild()
+# a phase may hold any kind but phases
+_phase_kinds = tuple(k for name, k in WORKLOADS.items() if name != "phases")
+Phase.model_rebuild(_types_namespace={
+    "PhaseWorkload": Annotated[Union[_phase_kinds], Field(discriminator="kind")],  # noqa: UP007
+})
+Phases.model_rebuild()
 
 __all__ = ["OP_READ", "OP_TRUNCATE", "OP_WRITE", "RequestStream", "WorkloadBase", "WORKLOADS"]

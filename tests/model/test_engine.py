@@ -1,0 +1,447 @@
+"""The SimPy world: determinism, batched == unbatched, request accounting, the LRU guest cache
+against libCacheSim, an M/M/1 disk against queueing theory, and dirty-page write-back."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmemsim
+from tmemsim.api import select_policies
+from tmemsim.model import World
+from tmemsim.units import PAGE_SIZE
+from tmemsim.workloads.traces import write_oracle_general
+
+ALL_POLICIES = [
+    "none",
+    "host-cache",
+    {"kind": "host-cache", "mode": "writeback", "dirty_expire": "200ms",
+     "writeback_interval": "100ms"},
+    "tmem",
+    {"kind": "tmem", "pool": "shared"},
+    "dedup",
+]
+NO_COSTS = {"guest_hit": 0, "virtio": 0, "hypercall": 0, "page_copy": 0}
+
+
+def guest(name="g", **kw) -> dict:
+    g = {"name": name, "memory": "8MiB", "reserved": "2MiB", "disk": {"size": "256MiB"},
+         "workload": {"kind": "zipf", "alpha": 0.9, "footprint": 20000}}
+    g.update(kw)
+    return g
+
+
+def workload(**kw) -> dict:
+    return {"kind": "zipf", "alpha": 0.9, "footprint": 20000, **kw}
+
+
+def scenario(**kw) -> dict:
+    s = {"seed": 7, "duration": "1s", "sample_interval": "250ms",
+         "host": {"memory": "512MiB", "reserved": "64MiB"},
+         "disks": {"d": {"kind": "ssd"}}, "guests": [guest()]}
+    s.update(kw)
+    return s
+
+
+def simulate(d, policy=None, **overrides):
+    d = copy.deepcopy(d)
+    d.update(overrides)
+    return tmemsim.simulate(tmemsim.load_scenario(d), policy=policy)
+
+
+def run_world(d, policy=None):
+    s = tmemsim.load_scenario(d)
+    spec = select_policies(s, [policy] if policy else None)[0]
+    return World(s, spec).run()
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism and common random numbers
+
+
+def test_same_seed_gives_identical_results():
+    d = scenario(guests=[guest("a", workload=workload(read_fraction=0.8, threads=2,
+                                                      think_time={"kind": "exponential",
+                                                                  "mean": "200us"})),
+                         guest("b", workload={"kind": "uniform", "footprint": 4000,
+                                              "think_time": "50us"})],
+                 policies=["tmem"])
+    one, two = simulate(d), simulate(d)
+    pd.testing.assert_frame_equal(one.summary, two.summary)
+    pd.testing.assert_frame_equal(one.timeseries, two.timeseries)
+    pd.testing.assert_frame_equal(one.latency, two.latency)
+    assert one.row().requests > 1000
+
+
+def test_different_seed_gives_different_results():
+    d = scenario()
+    one, other = simulate(d), simulate(d, seed=8)
+    assert one.row().guest_hits != other.row().guest_hits
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(one.summary, other.summary)
+
+
+def test_every_policy_sees_the_same_requests():
+    """Common random numbers: with a request budget and one thread, the guest's own cache sees
+    the same sequence whatever the policy, so its hits are identical too."""
+    d = scenario(duration=None, requests=20000, policies=ALL_POLICIES,
+                 guests=[guest(workload=workload(read_fraction=0.9))])
+    rows = [simulate(d, policy=p.name).row() for p in select_policies(tmemsim.load_scenario(d))]
+    for col in ("requests", "reads", "writes"):
+        assert len({r[col] for r in rows}) == 1, col
+    # a transparent host cache never changes the guest's page cache
+    assert len({r.guest_hits for r in rows}) == 1
+    assert rows[0].requests == 20000 and rows[0].host_hits == 0  # policy none
+    assert all(r.host_hits > 0 for r in rows[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# batched == unbatched
+
+
+def _mixed() -> dict:
+    return scenario(
+        policies=ALL_POLICIES,
+        guests=[
+            guest("a", dirty_expire="300ms", writeback_interval="100ms",
+                  workload=workload(read_fraction=0.8, think_time="100us")),
+            guest("b", count=2, dirty_expire="300ms", writeback_interval="100ms",
+                  workload={"kind": "uniform", "footprint": 5000, "read_fraction": 0.9,
+                            "think_time": {"kind": "exponential", "mean": "200us"}}),
+        ])
+
+
+def _cow() -> dict:
+    w = workload(alpha=0.8, footprint=16000, read_fraction=0.9, think_time="100us")
+    return scenario(
+        images={"base": {"size": "64MiB", "zero_fraction": 0.1}},
+        policies=["host-cache", "tmem", {"kind": "tmem", "pool": "shared"}, "dedup"],
+        guests=[guest("c", count=2, disk={"image": "base", "clone": "cow"}, workload=w),
+                guest("p", disk={"image": "base", "clone": "copy"}, workload=w)])
+
+
+
+ENGINE_CASES = [
+    pytest.param(scenario(), None, id="single-thread"),
+    pytest.param(scenario(guests=[guest(workload=workload(
+        threads=3, think_time={"kind": "exponential", "mean": "1ms"}))]), None,
+        id="three-threads"),
+    *[pytest.param(_mixed(), spec, id=f"mixed-{i}-{spec if isinstance(spec, str) else spec['kind']}")
+      for i, spec in enumerate(ALL_POLICIES)],
+    pytest.param(scenario(guests=[guest(workload=workload(
+        arrival={"kind": "poisson", "rate": "20000/s"}))]), None, id="open-loop-poisson",
+        ),
+    pytest.param(scenario(guests=[guest(dirty_expire="50ms", writeback_interval="20ms",
+                                        workload=workload(read_fraction=0.6,
+                                                          think_time="50us"))]), None,
+                 id="writes-short-dirty-expire"),
+    *[pytest.param(_cow(), p, id=f"cow-copy-{p}")
+      for p in ["host-cache", "tmem", "tmem+pool=shared", "dedup"]],
+]
+
+
+def _policy_name(d, spec):
+    if spec is None or isinstance(spec, str):
+        return spec
+    s = tmemsim.load_scenario({**d, "policies": [spec]})
+    return s.policy_specs()[0].name
+
+
+@pytest.mark.parametrize("d, policy", ENGINE_CASES)
+def test_batched_equals_unbatched(d, policy):
+    name = _policy_name(d, policy)
+    batched = simulate(d, policy=name, engine="batched")
+    unbatched = simulate(d, policy=name, engine="unbatched")
+    pd.testing.assert_frame_equal(batched.summary, unbatched.summary)
+    pd.testing.assert_frame_equal(batched.timeseries, unbatched.timeseries)
+    pd.testing.assert_frame_equal(batched.latency, unbatched.latency)
+    all_row = batched.row()
+    assert all_row.requests > 1000 and all_row.disk_reads > 0
+
+
+def test_batching_saves_events():
+    """The point of the batched engine: far fewer SimPy events for the same result."""
+    d = scenario()
+    batched = run_world({**d, "engine": "batched"})
+    unbatched = run_world({**d, "engine": "unbatched"})
+    assert batched.counters == unbatched.counters
+    assert batched.events * 3 < unbatched.events
+
+
+def test_open_loop_in_flight_page_minimal():
+    """Two arrivals for page 1, 0.1 ms apart, on a 1 ms disk: both engines must agree."""
+    d = {"seed": 1, "requests": 2, "host": {"memory": "1GiB", "reserved": "128MiB"},
+         "disks": {"d": {"kind": "custom", "read": "1ms"}},
+         "guests": [{"name": "g", "memory": "64MiB", "reserved": "16MiB",
+                     "disk": {"size": "2GiB"},
+                     "workload": {"kind": "script", "steps": ["r 1", "r 1"],
+                                  "arrival": {"kind": "constant", "rate": "10000/s"}}}]}
+    batched = run_world({**d, "engine": "batched"})
+    unbatched = run_world({**d, "engine": "unbatched"})
+    assert batched.counters == unbatched.counters
+    assert batched.disks == unbatched.disks
+    # the second read arrives before the page does: it cannot be served in 1 us
+    assert batched.histograms[0].percentile(0) > 0.5e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# accounting
+
+
+@pytest.mark.parametrize("policy", ["none", "host-cache", "tmem", "tmem+pool=shared", "dedup"])
+def test_every_read_is_a_guest_hit_a_host_hit_or_a_disk_read(policy):
+    d = _cow()
+    d["policies"] = ALL_POLICIES
+    for g in d["guests"]:
+        g["workload"]["read_fraction"] = 1.0
+    r = simulate(d, policy=policy)
+    s = r.summary
+    assert (s.guest_hits + s.host_hits + s.disk_reads == s.reads).all()
+    assert (s.reads == s.requests).all() and (s.writes == 0).all()
+    assert (s.disk_writes == 0).all()
+    guests = s[s.guest != "ALL"]
+    total = s[s.guest == "ALL"].iloc[0]
+    for col in ("requests", "reads", "guest_hits", "host_hits", "disk_reads"):
+        assert guests[col].sum() == total[col], col
+    assert total.guest_hits > 0 and total.disk_reads > 0
+    if policy != "none":
+        assert total.host_hits > 0
+    ratios = s.guest_hit_ratio + s.host_hit_ratio
+    assert np.allclose(ratios, s.read_hit_ratio)
+    assert np.allclose(s.guest_hit_ratio, s.guest_hits / s.reads)
+
+
+def test_disk_counts_match_the_guests():
+    out = run_world(scenario(guests=[guest(workload=workload(read_fraction=0.7,
+                                                             think_time="100us"))],
+                             duration="3s", sample_interval="1s",
+                             policies=["none"]))
+    c = out.counters[0]
+    disk = out.disks["d"]
+    assert disk["reads"] == c["disk_reads"] > 0
+    assert disk["writes"] == c["disk_writes"]
+    assert disk["requests"] == disk["reads"] + disk["writes"]
+    ssd_read, ssd_write = 80e-6, 20e-6  # constant service times, 8 channels: no waiting here
+    assert disk["busy"] == pytest.approx(disk["reads"] * ssd_read + disk["writes"] * ssd_write)
+    assert disk["response"] == pytest.approx(disk["busy"] + disk["waiting"])
+
+
+def test_request_budget_throughput_does_not_depend_on_the_flusher():
+    d = {"seed": 1, "requests": 50000, "host": {"memory": "1GiB", "reserved": "128MiB"},
+         "disks": {"d": {"kind": "nvme"}},
+         "guests": [{"name": "g", "memory": "64MiB", "reserved": "16MiB",
+                     "disk": {"size": "2GiB"},
+                     "workload": {"kind": "zipf", "alpha": 0.9, "footprint": 100000}}]}
+    rows = []
+    for interval in (0, "1s", "5s"):  # read-only: the flusher has nothing to do
+        d["guests"][0]["writeback_interval"] = interval
+        rows.append(tmemsim.simulate(tmemsim.load_scenario(d)).row())
+    assert rows[0].requests == rows[1].requests == rows[2].requests == 50000
+    assert rows[1].throughput_ops == pytest.approx(rows[0].throughput_ops)
+    assert rows[2].throughput_ops == pytest.approx(rows[0].throughput_ops)
+
+
+def test_host_cache_with_no_pool_and_clock_replacement():
+    d = {"seed": 1, "requests": 100, "host": {"memory": "1GiB", "reserved": "128MiB"},
+         "disks": {"d": {"kind": "nvme"}}, "policies": [{"kind": "host-cache", "cache": "clock"}],
+         "guests": [{"name": "g", "memory": "896MiB", "reserved": "16MiB",
+                     "disk": {"size": "2GiB"},
+                     "workload": {"kind": "zipf", "alpha": 0.9, "footprint": 1000}}]}
+    row = tmemsim.simulate(tmemsim.load_scenario(d)).row()
+    assert row.host_hits == 0 and row.host_pool_pages == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the LRU guest cache against libCacheSim
+
+
+def requested_pages(s, n: int) -> np.ndarray:
+    """The vpages guest 0's thread asks for: a second, unrun world built from the same
+    scenario holds the same seeded stream (streams do not depend on the policy)."""
+    th = World(s, select_policies(s)[0]).guests[0].threads[0]
+    chunks = [np.asarray(th.pages)]
+    while sum(map(len, chunks)) < n:
+        chunks.append(np.asarray(th.stream.next_chunk()[1]))
+    return np.concatenate(chunks)[:n]
+
+
+def test_lru_guest_cache_matches_libcachesim(tmp_path):
+    lcs = pytest.importorskip("libcachesim")
+    cache_pages, footprint, n = 2000, 20000, 100_000
+    d = {"seed": 3, "requests": n, "sample_interval": "1000s",
+         "host": {"memory": "1GiB", "reserved": "128MiB"}, "disks": {"d": {"kind": "nvme"}},
+         "policies": ["none"],
+         "guests": [{"name": "g", "memory": cache_pages * PAGE_SIZE, "cache": "lru",
+                     "disk": {"size": footprint * PAGE_SIZE},
+                     "workload": {"kind": "zipf", "alpha": 0.9, "footprint": footprint}}]}
+    s = tmemsim.load_scenario(d)
+    out = World(s, select_policies(s)[0]).run()
+    c = out.counters[0]
+    assert c["reads"] == n
+    pages = requested_pages(s, n)
+    trace = tmp_path / "g.oracleGeneral"
+    write_oracle_general(trace, pages + 1)  # libCacheSim ids start at 1
+    reader = lcs.TraceReader(str(trace), lcs.TraceType.ORACLE_GENERAL_TRACE)
+    miss_ratio, _ = lcs.LRU(cache_pages * PAGE_SIZE, hashpower=18).process_trace(reader)
+    ours = n - c["guest_hits"]
+    assert c["disk_reads"] == ours
+    assert ours == round(miss_ratio * n)  # the exact number of misses
+    assert ours / n == pytest.approx(miss_ratio, abs=1e-12)
+    assert 0.1 < miss_ratio < 0.9
+
+
+# ---------------------------------------------------------------------------------------------
+# M/M/1
+
+
+def mm1_run(seed=11, duration="400s"):
+    d = {"seed": seed, "duration": duration, "sample_interval": "1000s",
+         "host": {"memory": "1GiB", "reserved": "128MiB", "costs": NO_COSTS},
+         "disks": {"d": {"kind": "custom", "read": {"kind": "exponential", "mean": "1ms"}}},
+         "guests": [{"name": "g", "memory": "8MiB", "reserved": "4MiB", "disk": {"size": "64GiB"},
+                     "workload": {"kind": "uniform", "footprint": 10_000_000,
+                                  "arrival": {"kind": "poisson", "rate": "500/s"}}}]}
+    s = tmemsim.load_scenario(d)
+    return s, World(s, select_policies(s)[0]).run()
+
+
+def mm1_error() -> float:
+    s, out = mm1_run()
+    disk = out.disks["d"]
+    lam = disk["requests"] / s.duration
+    mu = 1 / 1e-3
+    return (disk["response"] / disk["requests"]) / (1 / (mu - lam)) - 1
+
+
+def test_mm1_disk_response_time():
+    s, out = mm1_run()
+    disk, c = out.disks["d"], out.counters[0]
+    assert disk["requests"] == c["disk_reads"] > 150_000
+    assert c["guest_hits"] < 0.001 * c["reads"]  # nearly every read misses
+    lam = disk["requests"] / s.duration
+    mu = 1 / 1e-3
+    assert lam / mu == pytest.approx(0.5, abs=0.01)
+    assert disk["busy"] / disk["requests"] == pytest.approx(1e-3, rel=0.01)  # E[S]
+    expected = 1 / (mu - lam)
+    measured = disk["response"] / disk["requests"]
+    assert measured == pytest.approx(expected, rel=0.03)
+    # waiting alone: W_q = rho / (mu - lambda)
+    assert disk["waiting"] / disk["requests"] == pytest.approx((lam / mu) * expected, rel=0.06)
+    # with every cost zero, a read's latency is its disk response
+    assert out.histograms[0].mean() == pytest.approx(measured, rel=0.01)
+
+
+# ---------------------------------------------------------------------------------------------
+# dirty pages
+
+
+def script_scenario(steps, **guest_kw) -> dict:
+    g = {"name": "g", "memory": 8 * PAGE_SIZE, "reserved": 4 * PAGE_SIZE,  # 4 pages of cache
+         "disk": {"size": "1MiB"}, "writeback_interval": 0,  # no flusher: only evictions write
+         "workload": {"kind": "script", "steps": steps}}
+    g.update(guest_kw)
+    return {"seed": 1, "requests": len(steps), "check": True,
+            "host": {"memory": "1GiB", "reserved": "128MiB"},
+            "disks": {"d": {"kind": "custom", "read": "1ms", "write": "1ms"}},
+            "policies": ["none", "host-cache", {"kind": "host-cache", "mode": "writeback"},
+                         "tmem", "dedup"],
+            "guests": [g]}
+
+
+@pytest.mark.parametrize("policy", ["none", "host-cache", "host-cache+mode=writeback", "tmem",
+                                    "dedup"])
+def test_dirty_page_is_written_back_before_eviction(policy):
+    # w 1, then 4 reads fill the 4-page LRU cache and evict page 1; then page 1 is read again
+    steps = ["w 1", "r 2", "r 3", "r 4", "r 5", "r 1"]
+    r = simulate(script_scenario(steps), policy=policy)
+    row = r.row(policy=policy, guest="g")
+    assert row.writes == 1 and row.reads == 5
+    assert row.stale_reads == 0  # the re-read of page 1 returns the written version
+    assert row.guest_hits == 0  # page 1 had left the guest cache
+    if policy == "none":
+        assert row.disk_writes == 1  # the write-back, made at eviction
+        assert row.disk_reads == 5
+    elif policy == "host-cache+mode=writeback":
+        assert row.host_hits == 1  # absorbed in the host and served from there
+        assert row.disk_writes == 0  # the host's own expiry (30 s) has not come
+    else:
+        assert row.disk_writes == 1
+        assert row.host_hits == 1  # the written-back page is re-read from host memory
+
+
+def test_clean_eviction_writes_nothing():
+    r = simulate(script_scenario(["r 1", "r 2", "r 3", "r 4", "r 5", "r 1"]), policy="none")
+    row = r.row(guest="g")
+    assert row.disk_writes == 0 and row.disk_reads == 6 and row.stale_reads == 0
+
+
+def test_page_dirty_in_the_cache_is_never_written_without_eviction_or_flusher():
+    r = simulate(script_scenario(["w 1", "r 1", "w 1", "r 2"]), policy="none")
+    row = r.row(guest="g")
+    assert row.disk_writes == 0 and row.guest_hits == 1 and row.disk_reads == 1
+
+
+def flusher_scenario(dirty_expire) -> dict:
+    return {"seed": 3, "duration": "10s", "sample_interval": "1s",
+            "host": {"memory": "1GiB", "reserved": "128MiB"}, "disks": {"d": {"kind": "nvme"}},
+            "guests": [{"name": "g", "memory": "16MiB", "reserved": "4MiB",
+                        "disk": {"size": "1GiB"},
+                        "writeback_interval": "1s", "dirty_expire": dirty_expire,
+                        "workload": {"kind": "uniform", "footprint": 200, "read_fraction": 0.5,
+                                     "think_time": "10ms"}}]}
+
+
+def test_flusher_writes_back_expired_pages():
+    r = simulate(flusher_scenario("2s"))
+    row = r.row(guest="g")
+    # 200 pages in a 3072-page cache: nothing is ever evicted
+    assert row.guest_cache_pages <= 200
+    assert row.writes > 300
+    assert 0 < row.disk_writes <= row.writes
+    # every written page is dirty at most ~dirty_expire + writeback_interval: at least all the
+    # distinct pages first written before t = 7 s are written back by t = 10 s
+    assert row.disk_writes > 150
+    ts = r.timeseries
+    writes = ts[(ts.guest == "g") & (ts.metric == "disk_writes")].set_index("time_s")["value"]
+    assert writes.loc[1.0] == 0 and writes.loc[2.0] == 0  # nothing expires before 2 s
+    assert writes.loc[4.0] > 0
+    assert writes.sum() <= row.disk_writes
+
+
+def test_flusher_waits_for_dirty_expire():
+    row = simulate(flusher_scenario("30s")).row(guest="g")  # 30 s > the 10 s run
+    assert row.writes > 300 and row.disk_writes == 0
+
+
+def sync_scenario(sync: bool) -> dict:
+    return {"seed": 3, "requests": 2, "host": {"memory": "1GiB", "reserved": "128MiB"},
+            "disks": {"d": {"kind": "custom", "read": "1ms", "write": "1ms"}},
+            "guests": [{"name": "g", "memory": "16MiB", "reserved": "4MiB",
+                        "disk": {"size": "1GiB"}, "writeback_interval": 0,
+                        "workload": {"kind": "script", "steps": ["w 1", "w 2"], "sync": sync}}]}
+
+
+def test_sync_writes_go_to_disk_at_once_and_wait_for_it():
+    sync = simulate(sync_scenario(True)).row(guest="g")
+    lazy = simulate(sync_scenario(False)).row(guest="g")
+    assert sync.writes == lazy.writes == 2
+    assert sync.disk_writes == 2  # no eviction, no flusher: only O_SYNC puts them on disk
+    assert lazy.disk_writes == 0
+    # virtio (20 us) + the device (1 ms), against a page-cache write (guest_hit, 1 us)
+    assert sync.mean_write_latency_us == pytest.approx(1020, rel=1e-6)
+    assert lazy.mean_write_latency_us == pytest.approx(1, rel=1e-6)
+
+
+def test_sync_writes_queue_on_a_busy_disk():
+    d = sync_scenario(True)
+    d["requests"] = 3
+    d["guests"][0]["workload"]["steps"] = ["w 1", "w 2", "w 3"]
+    d["guests"][0]["workload"]["arrival"] = {"kind": "constant", "rate": "1000000/s"}
+    out = run_world(d)
+    disk = out.disks["d"]
+    assert disk["writes"] == 3
+    # three writes 1 us apart on a one-channel 1 ms disk: they wait ~0, 1 and 2 ms
+    assert disk["waiting"] == pytest.approx(3e-3 - 3e-6, rel=1e-3)
