@@ -21,7 +21,7 @@ def _scenario(scenario, overrides=None) -> Scenario:
 
 
 def select_policies(scenario: Scenario, policies=None) -> list[PolicySpec]:
-    """The scenario's policies, or the named subset (names or kinds), in the scenario's order."""
+    """The scenario's policies, or the named ones (names or kinds) in the order given."""
     specs = scenario.policy_specs()
     if policies is None:
         return specs

@@ -466,15 +466,21 @@ def _draw_cell(ax, i: int, j: int, rec: dict, colors: dict, text: bool) -> None:
 
 
 def _winner_legend(policies, colors, cells, statuses) -> list:
-    winners = set(cells["winner"].dropna())
-    winners |= {p for tied in cells["tied"] for p in (tied or ())}
-    handles = [Patch(facecolor=colors[p], label=p if p in winners else f"{p} (never wins)")
+    winners = cells["winner"].dropna()
+    won = set(winners) | {p for tied in cells["tied"] for p in (tied or ())}
+    handles = [Patch(facecolor=colors[p], label=p if p in won else f"{p} (never wins)")
                for p in policies]
-    handles.append(Patch(facecolor="none", edgecolor="none", label=""))
+    # the shading scale, in the colour of the policy that wins most cells
+    example = winners.mode().iloc[0] if len(winners) else None
+    ramp = colors.get(example, NEUTRAL)
+    handles.append(Patch(facecolor="none", edgecolor="none",
+                         label=f"shade: margin over the runner-up\n(e.g. {example} ahead by)"
+                         if example else "shade: margin over the runner-up"))
     for margin in (0.0, FULL_MARGIN / 2, FULL_MARGIN):
-        label = {0.0: "ahead by ~0 %", FULL_MARGIN: f"ahead by ≥ {FULL_MARGIN:.0%}"}.get(
-            margin, f"ahead by {margin:.1%}".replace(".0%", "%"))
-        handles.append(Patch(facecolor=_shade(NEUTRAL, margin), label=label))
+        label = {0.0: "~0 %", FULL_MARGIN: f"≥ {FULL_MARGIN:.0%}"}.get(
+            margin, f"{margin:.1%}".replace(".0%", "%"))
+        handles.append(Patch(facecolor=_shade(ramp, margin), label=label))
+    handles.append(Patch(facecolor="none", edgecolor="none", label=""))
     handles.append(Patch(facecolor="white", edgecolor=HATCH_COLOR, hatch=HATCH,
                          label="uncertain (≈): the 95 % CIs\nof the top two overlap"))
     if "tie" in statuses:

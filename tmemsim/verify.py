@@ -515,8 +515,11 @@ FAMILIES = ("irm", "peer", "exclusive", "queue", "sharing", "conservation", "eng
 
 def select(quick: bool = True, only: Iterable[str] | None = None,
            checks: Mapping[str, Check] | None = None) -> list[Check]:
-    """The checks to run: the quick set or all, or those `only` names (check names, family
-    names or shell patterns such as "queue/mm1-*"), in registry order."""
+    """The checks to run, in registry order: the quick set or all of CHECKS, or those `only`
+    names (check names, family names or shell patterns such as "queue/mm1-*"). A registry
+    passed as `checks` is run whole unless `only` narrows it."""
+    if only is None and checks is not None:
+        return list(checks.values())  # the caller's own checks are all wanted
     registry = CHECKS if checks is None else checks
     if only is None:
         return [c for c in registry.values() if c.quick or not quick]
@@ -539,8 +542,10 @@ def run_checks(quick: bool = True, only: list[str] | None = None, progress=None,
     expected for relative checks), tolerance, passed (True / False, None when skipped),
     seconds, note. `only` picks checks by name, family or pattern (see `select`); `quick`
     then still chooses the shorter runs. progress(done, total) is called after each check.
-    `checks` replaces the registry (tests inject altered checks this way). `jobs` > 1 runs
-    checks in that many processes (each check is seeded by its scenario: same table).
+    `checks` replaces the registry and is run whole unless `only` narrows it (tests and the
+    notebook run altered checks this way; `quick` then only picks the shorter runs).
+    `jobs` > 1 runs checks in that many processes (each check is seeded by its scenario, so
+    the table is the same); checks must then be picklable (no lambdas).
     """
     selected = select(quick, only, checks)
     found: dict[int, tuple[list[Measurement], float]] = {}
@@ -693,8 +698,9 @@ def _figure_queue(family: str, rows: pd.DataFrame, params):
     ax.set_ylabel("ms")
     ax2 = axes[1]
     channels = sorted({params(r.check).get("channels", 1) for r in rows.itertuples()} - {1})
+    busy = rho[rho >= 0.3]  # below, an M/M/c wait is vanishingly small
     for color, c in zip(_COLORS[2:], channels or [4], strict=False):
-        ax2.plot(rho, [mmc_wait(r / service, 1 / (service * c), c) * 1e3 for r in rho],
+        ax2.plot(busy, [mmc_wait(r / service, 1 / (service * c), c) * 1e3 for r in busy],
                  color=color, label=f"M/M/{c} Erlang C wait")
     ax2.set_title("several channels: mean wait in queue")
     ax2.set_ylabel("ms")
@@ -748,6 +754,7 @@ def _figure_bars(family: str, rows: pd.DataFrame, params):
         ax.annotate(mark, (i, top), ha="center", va="bottom", fontsize=7,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(bottom=0, top=None if np.nanmax(np.r_[expected, simulated, 0]) > 0 else 1)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     titles = {

@@ -122,7 +122,7 @@ class World:
         self.floor = [g.floor_bytes() for _, g in named]
         self.slack = s.pool_bytes() - self.pool_pages * PAGE_SIZE
         for i in range(len(named)):
-            self.policy.set_allowance(i, (self.max_memory[i] - self.memory[i]) // PAGE_SIZE)
+            self.policy.set_allowance(i, self.allowance(i))
         if s.check:
             # the oracle: one request per action, invariants checked after each
             for g in self.guests:
@@ -215,12 +215,19 @@ class World:
             self.pool_pages = self.policy.resize(self.pool_pages - pages)
         elif pages > 0:  # take memory: the pool gives up what it can
             reached = self.policy.resize(self.pool_pages - pages)
-            got = self.pool_pages - reached
+            got = max(self.pool_pages - reached, 0)
             self.pool_pages = reached
             self.memory[i] += got * PAGE_SIZE
             g.cache.resize(g.cache.capacity + got)
-        self.policy.set_allowance(i, (self.max_memory[i] - self.memory[i]) // PAGE_SIZE)
+        self.policy.set_allowance(i, self.allowance(i))
         self.hv.drain(t)
+
+    def allowance(self, i: int) -> int:
+        """Persistent pages guest i may hold: max_memory less the memory it has or may balloon
+        up to (its floor), so memory + persistent never exceeds max_memory."""
+        g = self.guests[i].spec
+        floor = self.floor[i] if g.balloon.kind != "none" else 0
+        return (self.max_memory[i] - max(self.memory[i], floor)) // PAGE_SIZE
 
     def check_deep(self) -> None:
         """At every sample under `check: true`: the rules that cost a pass over the caches."""

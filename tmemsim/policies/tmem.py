@@ -212,13 +212,14 @@ class Tmem(Policy):
 
     def resize(self, pool_pages):
         """Shrinking evicts ephemeral pages; persistent ones stay, so the pool may not shrink
-        below them (plus what it keeps free)."""
+        below them. What tmem keeps free (keep_free) is its own margin, not a floor."""
         keep = self.options.keep_free // PAGE_SIZE
         self.capacity = max(pool_pages - keep, 0)
         while self.used_pages() > self.capacity and self._evict_one(None):
             pass
-        self.capacity = max(self.capacity, self.used_pages())
-        self.host.pool_pages = max(pool_pages, self.capacity + keep)
+        used = self.used_pages()
+        self.capacity = max(self.capacity, used)
+        self.host.pool_pages = max(pool_pages, used)
         return self.host.pool_pages
 
     def invalidate(self, guest, pages):
