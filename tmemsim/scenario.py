@@ -520,6 +520,7 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
     overrides: {"guests.0.memory": "2GiB"} or ["guests.0.memory=2GiB", ...] (`--set`).
     """
     file = None
+    context: dict = {}  # what validators may read: where relative paths start
     lines: dict = {}
     if isinstance(source, Scenario):
         data = source.model_dump(mode="json", exclude_none=True)
@@ -528,6 +529,7 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
     else:
         path = Path(source)
         file = str(path)
+        context["scenario_dir"] = str(path.parent)
         try:
             text = path.read_text()
         except FileNotFoundError:
@@ -547,7 +549,7 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
         _set_path(data, key.strip(), value.strip(), file)
     try:
         try:
-            scenario = Scenario.model_validate(data)
+            scenario = Scenario.model_validate(data, context=context)
         except ValidationError as exc:
             raise _from_validation(exc, (), Scenario, data) from None
         _check_references(scenario)

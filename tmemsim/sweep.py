@@ -878,6 +878,8 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
         raise TmemsimError(f"unknown executor {executor!r}; expected local or dask")
     if jobs is not None and jobs < 1:
         raise TmemsimError(f"jobs must be at least 1, got {jobs}")
+    if scheduler is not None and executor != "dask":
+        raise TmemsimError("a scheduler address is for the dask executor (--executor dask)")
     base, file, lines = _load_source(scenario, overrides)
     spec = parse_spec(base, parameters, mode, replications, policies, metrics, file=file,
                       lines=lines)
@@ -894,6 +896,11 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
 
     names = list(spec.parameters)
     points = spec.points()
+    columns = {n: _column([p[n] for p in points]) for n in names}  # the table's values
+
+    def shown(i: int) -> dict:
+        return {n: columns[n][i] for n in names}
+
     seeds = [replication_seed(base.seed, r) for r in range(spec.replications)]
     if len(set(seeds)) != len(seeds):  # astronomically unlikely; never silently merge seeds
         raise RunError(f"replication seeds collide for seed {base.seed}: {seeds}")
@@ -913,7 +920,7 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
             problem = f"invalid scenario at this point: {exc}"
             if fail_fast:
                 raise ScenarioError(f"sweep point {_describe(point)}: {problem}") from None
-            failures.append({"point": i, **point, "replication": None, "seed": None,
+            failures.append({"point": i, **shown(i), "replication": None, "seed": None,
                              "policy": None, "error": problem})
             continue
         policy_order += [p.name for p in specs if p.name not in policy_order]
@@ -977,24 +984,24 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
                        f"{errors[key]}")
 
     # ---- assemble, in sweep order whatever the completion order
-    columns = {n: _column([p[n] for p in points]) for n in names}
     pieces = []
     for ref in sorted(refs, key=lambda r: (r.point, r.replication, r.policy_index)):
         if ref.key in errors:
-            failures.append({"point": ref.point, **points[ref.point],
+            failures.append({"point": ref.point, **shown(ref.point),
                              "replication": ref.replication, "seed": ref.seed,
                              "policy": ref.policy, "error": errors[ref.key]})
             continue
         frame = frames.get(ref.key)
         if frame is None:
             continue
-        head = {"point": ref.point}
-        head.update({n: columns[n][ref.point] for n in names})
+        head = {"point": ref.point, **shown(ref.point)}
         head.update({"replication": ref.replication, "seed": ref.seed})
         pieces.append((head, frame))
     table = _table(pieces, names)
     fail_cols = ["point", *names, "replication", "seed", "policy", "error"]
-    fails = pd.DataFrame(failures, columns=fail_cols)
+    fails = pd.DataFrame(failures, columns=fail_cols, dtype=object)  # 63-bit seeds stay exact
+    fails = fails.astype({"point": "int64", "replication": "Int64", "seed": "Int64"})
+    fails = fails.infer_objects()
     if len(fails):
         fails = fails.sort_values(["point", "replication"], kind="stable", na_position="first")
         fails = fails.reset_index(drop=True)

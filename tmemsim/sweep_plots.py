@@ -11,7 +11,10 @@ Colours are tmemsim.plots' (policy_colors), so a policy looks the same in every 
 
 from __future__ import annotations
 
+import functools
 import re
+import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
 
-from .plots import NEUTRAL, _lighten, policy_colors
+from .plots import NEUTRAL, PlotDataWarning, _lighten, policy_colors
 from .units import parse_duration, parse_size
 
 FULL_MARGIN = 0.25  # a winner ahead by this relative margin (or more) is drawn in full colour
@@ -215,7 +218,7 @@ def line_figure(result, metric: str = "read_hit_ratio", x: str | None = None,
         nrows = -(-len(grid_vals) // ncols)
     else:
         grid_vals, nrows, ncols = [()], 1, 1
-    fig = Figure(figsize=(min(3.6 * ncols + 2.6, 24), min(2.9 * nrows + 1.3, 30)),
+    fig = Figure(figsize=(min(max(3.6 * ncols + 2.6, 8.0), 24), min(2.9 * nrows + 1.4, 30)),
                  layout="constrained")
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
     reps = int(result.meta.get("replications", 1))
@@ -234,10 +237,18 @@ def line_figure(result, metric: str = "read_hit_ratio", x: str | None = None,
             hi = sub["ci95_high"].to_numpy(float)[order]
             color = colors[policy]
             ok = np.isfinite(lo) & np.isfinite(hi)
-            if ok.any():
+            style = _style(policies, policy, color)
+            if not axis.numeric:  # categories: dodged points with CI bars, no lines between
+                k = policies.index(policy)
+                xs = xs + (k - (len(policies) - 1) / 2) * min(0.3 / len(policies), 0.08)
+                style["linestyle"] = "none"
+                if ok.any():
+                    ax.errorbar(xs[ok], mean[ok], yerr=[mean[ok] - lo[ok], hi[ok] - mean[ok]],
+                                fmt="none", ecolor=color, elinewidth=1.4, capsize=3)
+            elif ok.any():
                 ax.fill_between(xs, np.where(ok, lo, mean), np.where(ok, hi, mean), color=color,
                                 alpha=0.18, linewidth=0)
-            ax.plot(xs, mean, **_style(policies, policy, color))
+            ax.plot(xs, mean, **style)
         if dims:
             ax.set_title(_panel_title(dims, values), fontsize=9)
         ax.grid(alpha=0.3)
@@ -247,11 +258,14 @@ def line_figure(result, metric: str = "read_hit_ratio", x: str | None = None,
     _x_ticks(axes.flat[0], axis)
     fig.supxlabel(x + _unit_hint(axis))
     fig.supylabel(metric_label(metric))
-    fig.suptitle(f"{metric_label(metric)} vs {x} — {result.meta.get('scenario', '')}\n"
+    fig.suptitle(f"{metric} vs {x} — {result.meta.get('scenario', '')}\n"
                  f"{_subtitle(result, guest, fixed)}", fontsize=11)
     handles = [Line2D([], [], label=p, **_style(policies, p, colors[p])) for p in policies]
-    if reps >= 2:
+    if reps >= 2 and axis.numeric:
         handles.append(Patch(facecolor=NEUTRAL, alpha=0.25, label="95 % CI (Student t)"))
+    elif reps >= 2:
+        handles.append(Line2D([], [], color=NEUTRAL, marker="|", markersize=10, linestyle="none",
+                              label="95 % CI (Student t)"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False, title="policy")
     return fig
 
@@ -265,17 +279,18 @@ def _style(policies: list[str], policy: str, color: str) -> dict:
 
 
 def _unit_hint(axis: Axis) -> str:
-    return {"size": " (bytes, log scale)" if axis.log else " (bytes)",
-            "duration": " (s)"}.get(axis.kind, "")
+    return " (log scale)" if axis.log else ""
 
 
 def _x_ticks(ax, axis: Axis) -> None:
     if axis.log:
         ax.set_xscale("log", base=2 if axis.kind == "size" else 10)
+    if not axis.numeric:
+        ax.set_xlim(-0.5, len(axis.values) - 0.5)
     if not axis.numeric or len(axis.values) <= 12:
         ax.set_xticks(axis.values, [axis.text(v) for v in axis.labels])
         ax.minorticks_off()
-        if not axis.numeric or any(len(axis.text(v)) > 6 for v in axis.labels):
+        if any(len(axis.text(v)) > 6 for v in axis.labels):
             for label in ax.get_xticklabels():
                 label.set_rotation(30)
                 label.set_horizontalalignment("right")
@@ -417,7 +432,7 @@ def winner_figure(result, x: str | None = None, y: str | None = None,
         if dims:
             ax.set_title(f"{dims[0]} = {panel}", fontsize=10)
     axes[0].set_ylabel(y)
-    fig.suptitle(f"Who wins on {metric_label(metric)} ({direction} is better) — "
+    fig.suptitle(f"Who wins on {metric} ({direction} is better) — "
                  f"{result.meta.get('scenario', '')}\n{_subtitle(result, guest, fixed)}",
                  fontsize=11)
     fig.legend(handles=_winner_legend(policies, colors, cells, statuses),
@@ -500,21 +515,29 @@ def _winner_legend(policies, colors, cells, statuses) -> list:
 
 def default_figures(result, metrics) -> dict[str, Figure]:
     """Per metric: the metric against every varying parameter; with a grid of two or more, the
-    winner map of the first two (skipped when a figure would need `where`)."""
+    winner map of the first two. A figure that would need `where` (too many free parameters), or
+    a winner map of a metric with no known better end, is left out."""
     params = result.parameters
     varying = [p for p, v in params.items() if len(v) > 1]
-    axes = varying[:1] if result.meta.get("mode") == "zip" else varying
-    figs: dict[str, Figure] = {}
+    # lines against numeric parameters; categories (cow/copy) are panels, unless all are
+    numeric = [p for p in varying if Axis(params[p]).numeric] or varying
+    axes = numeric[:1] if result.meta.get("mode") == "zip" else numeric
+    wanted: list[tuple[str, Callable[[], Figure]]] = []
     for metric in metrics:
         for x in axes:
-            try:
-                figs[f"{metric}_vs_{_slug(x)}"] = line_figure(result, metric, x=x)
-            except ValueError:
-                pass
+            wanted.append((f"{metric}_vs_{_slug(x)}",
+                           functools.partial(line_figure, result, metric, x=x)))
         if result.meta.get("mode") != "zip" and len(varying) >= 2:
-            try:
-                figs[f"winner_{metric}_{_slug(varying[0])}_{_slug(varying[1])}"] = \
-                    winner_figure(result, varying[0], varying[1], metric)
-            except ValueError:
-                pass
+            wanted.append((f"winner_{metric}_{_slug(varying[0])}_{_slug(varying[1])}",
+                           functools.partial(winner_figure, result, varying[0], varying[1],
+                                             metric)))
+    figs: dict[str, Figure] = {}
+    for name, draw in wanted:
+        try:
+            figs[name] = draw()
+        except ValueError:
+            continue
+        except Exception as exc:  # a figure must never cost the results of a whole sweep
+            warnings.warn(f"sweep figure {name} skipped: {type(exc).__name__}: {exc}",
+                          PlotDataWarning, stacklevel=2)
     return figs

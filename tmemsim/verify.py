@@ -15,15 +15,17 @@ Families (a check's name is "family/point"):
   set (decrementing it) — with one bit exactly tmemsim's one-bit second-chance `clock`.
 - exclusive: guest LRU of C1 pages + private tmem pool of C2 pages vs one LRU of C1 + C2 pages
   (Wong & Wilkes' DEMOTE): guest + host hits equal its hits, exactly.
-- queue: a `custom` disk under Poisson arrivals vs M/M/1, M/D/1 (Pollaczek-Khinchine) and
-  M/M/c (Erlang C) means, within 3% (relative); Little's law against a sampled time average.
+- queue: a `custom` disk under Poisson arrivals: mean response vs M/M/1 and M/D/1
+  (Pollaczek-Khinchine), mean wait vs M/M/c (Erlang C), within 3% (relative); Little's law,
+  lambda W from the disk's counters vs a time average sampled from the recorded timings.
 - sharing: disk reads of a base image read by clones: D, N×D or D by clone kind and policy.
 - conservation: every library scenario under every policy, short, `check: true`: reads add up,
   the disks saw the guests' reads, the pool holds no more than its size, no stale read.
 - engine: the batched engine measures exactly the requests due before the horizon.
 
 The expectations never use a simulated number other than the measured arrival rate (queue)
-and the request sequence the simulator drew (peer, exclusive).
+and the request sequence the simulator drew (peer, exclusive). Scenario files are found next to
+the package (`SCENARIOS`), as in a source checkout.
 """
 
 from __future__ import annotations
@@ -64,9 +66,6 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 COLUMNS = ["family", "check", "expected", "simulated", "error", "tolerance", "passed",
            "seconds", "note"]
-
-NO_LIBCACHESIM = "libcachesim not installed"
-
 
 @dataclass(frozen=True)
 class Measurement:
@@ -122,10 +121,9 @@ class Check:
 # ---------------------------------------------------------------- running the model
 
 
-def _run(scenario, policy: str | None = None):
-    """One World under the scenario's first policy (or the named one); its RunOutput."""
-    spec = select_policies(scenario, [policy] if policy else None)[0]
-    return World(scenario, spec).run()
+def _run(scenario):
+    """One World under the scenario's first policy; its RunOutput."""
+    return World(scenario, select_policies(scenario)[0]).run()
 
 
 def _requested_pages(scenario, n: int) -> np.ndarray:
@@ -270,6 +268,8 @@ def _queue_scenario(check: Check, p: dict):
                  f"disks.d0.read.mean={mean * c}"]
     if p.get("service") == "constant":
         overrides.append("disks.d0.read.kind=constant")
+    if "seed" in p:
+        overrides.append(f"seed={p['seed']}")
     return check.load(overrides), mean * c, c
 
 

@@ -1,13 +1,11 @@
 """Writes small-msr.csv.gz: a synthetic MSR Cambridge block trace that scenarios can replay.
 
-Two volumes of one host, Poisson arrivals: volume 0 a web server (small Zipf-popular reads,
-sequential log appends), volume 1 a database (8 KiB random reads and writes over a hot table,
-an occasional 1 MiB sequential scan). Run from anywhere with the project installed:
-
-    python scenarios/traces/make_small_trace.py [--lines N] [--out FILE] [--seed S]
-
-The default output is byte-for-byte reproducible (fixed seed, gzip header without a timestamp).
+Two volumes of one host: a web server (volume 0) and a database (volume 1), Poisson arrivals.
 """
+
+# Run with the project installed: python scenarios/traces/make_small_trace.py [--lines N]
+# [--out FILE] [--seed S]. The default output is byte-for-byte reproducible (fixed seed, gzip
+# header without a timestamp); --lines 1000000 --out big-msr.csv makes a benchmark trace.
 
 from __future__ import annotations
 

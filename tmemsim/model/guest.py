@@ -249,25 +249,38 @@ class Guest:
         if not th.closed:
             self.open_serial += 1
             order = ORDER_OPEN + self.open_serial
-        heapq.heappush(self.agenda, (done, order, self._finish, (th, vpage, t, gap)))
+        heapq.heappush(self.agenda, (done, order, self._finish, (th, vpage, t, gap, data)))
         return None
 
     def _finish(self, t, arg) -> None:
-        th, vpage, started, gap = arg
-        end = self._fill(t, vpage)
+        th, vpage, started, gap, data = arg
+        end = self._fill(t, vpage, data)
         self.last_end = end if end > self.last_end else self.last_end
         self.record(end - started)
         if th.closed:
             self._resume(end + gap, th)
 
-    def _fill(self, t: float, vpage: int) -> float:
-        """The page arrived at t: insert it; returns when the request is done (puts included)."""
+    def _fill(self, t: float, vpage: int, data: int) -> float:
+        """A miss's page arrived at t: insert it; returns when the request is done (puts too).
+
+        Between the miss and now other requests of this guest ran (threads, open-loop arrivals).
+        Linux would have made them wait on the page lock; here each read went on its own, so the
+        fill reconciles: a page cached meanwhile stays as it is, a page rewritten meanwhile is
+        not replaced by the older bytes, and a copy that reached the private pool meanwhile
+        (evicted and put) is flushed, so the guest and its pool never hold the same page.
+        """
         cache = self.cache
-        if vpage in cache:  # another request brought or wrote it meanwhile
+        if vpage in cache:
             cache.get(vpage)
             return t
+        if data != self.latest.get(vpage, 0):
+            return t
+        cost = 0.0
+        if self.told and self.hv.policy.holds_private(self.index, vpage):
+            loc = self.gdisk.location(vpage, data != 0)
+            cost = self.hv.invalidate(self.index, [(vpage, loc)])
         victim = cache.insert(vpage)
-        return t if victim is None else t + self._evict(t, victim[0])
+        return t + cost if victim is None else t + cost + self._evict(t, victim[0])
 
     def _evict(self, t: float, vpage: int) -> float:
         """A page leaves the cache: write it back if dirty, then (tmem) put it. Returns CPU cost."""
@@ -281,8 +294,11 @@ class Guest:
             return 0.0
         return self.hv.evicted(self.index, vpage, self.gdisk.location(vpage, data != 0), data)
 
-    def _write(self, t: float, vpage: int, pooled: bool) -> float:
-        """A full-page write: into the page cache, dirty (or through to the host if sync)."""
+    def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False) -> float:
+        """A full-page write: into the page cache, dirty (or through to the host if sync).
+
+        flushed: the host has just dropped every copy of the page (a truncate's object flush).
+        """
         c = self.counters
         c.writes += 1
         serial = self.contents.new_write(self.index, vpage, pooled)
@@ -291,9 +307,9 @@ class Guest:
         cost = 0.0
         cache = self.cache
         if not cache.get(vpage):
-            # the host may hold an older copy of a page the guest did not read first
-            cost = self.hv.invalidate(
-                self.index, [(vpage, self.gdisk.location(vpage, was_written))])
+            if not flushed:  # the host may hold an older copy of a page not read first
+                cost = self.hv.invalidate(
+                    self.index, [(vpage, self.gdisk.location(vpage, was_written))])
             victim = cache.insert(vpage)
             if victim is not None:
                 cost += self._evict(t, victim[0])
@@ -325,7 +341,7 @@ class Guest:
             pages.append((p, self.gdisk.location(p, p in latest)))
         end = t + self.hv.invalidate(self.index, pages)
         for p in range(first, last):
-            end = self._write(end, p, False)
+            end = self._write(end, p, False, flushed=True)
         return end
 
     # ------------------------------------------------------------ anonymous memory and swap

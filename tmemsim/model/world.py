@@ -235,9 +235,9 @@ class World:
             self.policy.check_deep()
         except AssertionError as exc:
             raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
-        exclusive = getattr(self.policy, "exclusive_with_guest", None)
+        exclusive = self.policy.holds_private
         for i, g in enumerate(self.guests):
-            both = [vp for vp in g.cache.keys() if exclusive(i, vp)] if exclusive else []
+            both = [vp for vp in g.cache.keys() if vp >= 0 and exclusive(i, vp)]
             if both:
                 raise InvariantError(
                     f"{g.name}: pages {both[:5]} are in the guest cache and its private pool")
@@ -262,9 +262,10 @@ class World:
             env.run(until=env.any_of([done, env.timeout(self.horizon)]))
         else:
             env.run(until=done)
-        if self.scenario.requests is None:
+        finished = all(th.ended for g in self.guests for th in g.threads)
+        if self.scenario.requests is None and not finished:
             end = self.horizon
-        else:  # guests run ahead of env.now on their own clocks: it ends with the last of them
+        else:  # budgets spent or streams ended (a trace): it ends with the last request
             end = min(max(g.last_end for g in self.guests), self.horizon)
         return RunOutput(self, end, time.perf_counter() - wall)
 

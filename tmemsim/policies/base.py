@@ -126,6 +126,10 @@ class Policy:
         holds = self.holds
         return sum(1 for vp in vpages if holds(guest, vp, location(vp)))
 
+    def holds_private(self, guest: int, vpage: int) -> bool:
+        """Is this page in the guest's own pool (one it must never share with its cache)?"""
+        return False
+
     def used_pages(self) -> int:
         return 0
 

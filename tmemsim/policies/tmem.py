@@ -92,19 +92,24 @@ class Tmem(Policy):
             else:
                 del self.refs[content]
 
-    def _victim(self, putter: int):
-        """The key to evict for room, or None if nothing can be evicted."""
+    def _victim(self, putter: int | None):
+        """The key to evict for room, or None if nothing can be evicted.
+
+        With weights: the putter's own oldest page if it is over its weighted share, else the
+        oldest page of the guest most over its share (lowest index on a tie); when nobody is
+        over, the global oldest.
+        """
         if not self.eph:
             return None
         if self.weighted:
             total = sum(self.weights)
-            over = [(len(pool) - self.capacity * w / total, g)
-                    for g, (pool, w) in enumerate(zip(self.by_guest, self.weights, strict=True))]
-            excess, guest = max(over)
-            if putter is not None and over[putter][0] > 0:
-                guest = putter
-            if excess > 0 or guest == putter:
-                return next(iter(self.by_guest[guest]))
+            excess = [len(pool) - self.capacity * w / total
+                      for pool, w in zip(self.by_guest, self.weights, strict=True)]
+            if putter is not None and excess[putter] > 0 and self.by_guest[putter]:
+                return next(iter(self.by_guest[putter]))
+            over = [(e, -g) for g, e in enumerate(excess) if e > 0 and self.by_guest[g]]
+            if over:
+                return next(iter(self.by_guest[-max(over)[1]]))
         return next(iter(self.eph))
 
     # ------------------------------------------------------------ the hypercalls
@@ -241,8 +246,7 @@ class Tmem(Policy):
             return 0  # private gets are exclusive (checked under `check: true`)
         return super().double_cached(guest, vpages, location)
 
-    def exclusive_with_guest(self, guest, vpage):
-        """Is this guest page in its private pool? (must never be while the guest caches it)"""
+    def holds_private(self, guest, vpage):
         return (guest + 1) * _PRIVATE | vpage in self.eph
 
     def guest_pages(self, guest):

@@ -222,6 +222,8 @@ COMMON_KNOBS = tuple(name for name in WorkloadBase.model_fields if name != "kind
 
 
 class MixPart(Strict):
+    """One part of a mix: its share of the requests (relative weight) and its pattern."""
+
     weight: float = Field(gt=0)
     workload: MixableWorkload
 

@@ -1,0 +1,304 @@
+"""The `kind: trace` workload, end to end: a trace replayed through the whole simulator.
+
+libCacheSim's LRU is the reference for hit ratios; MSR and blkparse copies of one trace must
+give the same results; open-loop timing must follow the trace's clock.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmemsim
+from tmemsim.errors import ScenarioError, TraceError
+from tmemsim.scenario import load_scenario
+from tmemsim.workloads import WORKLOADS
+from tmemsim.workloads.traces import READ, WRITE, write_blkparse, write_msr, write_oracle_general
+
+PAGE = 4096
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def scenario(workload: dict, memory=4 * 1024 * 1024, **top) -> dict:
+    return {
+        # a request budget makes the run end with the last request, not at the duration
+        "seed": 1, "duration": "1h", "requests": 10**12,
+        "host": {"memory": "1GiB"}, "disks": {"d": {"kind": "ssd"}}, "policies": ["none"],
+        "guests": [{"name": "g", "memory": memory, "disk": {"size": "1GiB"},
+                    "workload": workload}],
+        **top,
+    }
+
+
+def run(workload: dict, **kw) -> pd.DataFrame:
+    return tmemsim.simulate(load_scenario(scenario(workload, **kw))).summary
+
+
+def guest_row(summary: pd.DataFrame) -> pd.Series:
+    return summary[summary["guest"] == "g"].iloc[0]
+
+
+def random_rows(n: int, seed: int = 3, step_us: int = 2000):
+    """Trace rows (time_s, op, offset, size, volume): unaligned, multi-page, 30% writes."""
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.integers(1, step_us, n)) * 1e-6
+    page = rng.zipf(1.3, n) % 4000
+    return [(float(a), WRITE if w else READ, int(p) * PAGE + int(o), int(s), 0)
+            for a, w, p, o, s in zip(t, rng.random(n) < 0.3, page,
+                                     rng.integers(0, 8, n) * 512,
+                                     rng.choice([512, 4096, 16384, 65536], n), strict=True)]
+
+
+def stream_of(workload: dict, n: int = 1 << 16, seed: int = 0):
+    """Every chunk (ops, pages, gaps) of the workload's stream, concatenated."""
+    spec = WORKLOADS[workload["kind"]].model_validate(workload)
+    stream = spec.stream(np.random.SeedSequence(seed))
+    ops, pages, gaps = [], [], []
+    while True:
+        o, p, g, _ = stream.next_chunk(n)
+        if not p:
+            return np.array(ops), np.array(pages), np.array(gaps)
+        ops, pages, gaps = ops + o, pages + p, gaps + g
+
+
+# Hit ratios against libCacheSim -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("capacity", [64, 700])
+def test_replay_matches_libcachesim_lru(tmp_path, capacity):
+    lcs = pytest.importorskip("libcachesim")
+    rng = np.random.default_rng(7)
+    ids = (rng.zipf(1.2, 30_000) % 3000 + 1).astype(np.uint64)
+    path = tmp_path / "t.oracleGeneral"
+    write_oracle_general(path, ids)
+    reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
+    miss_ratio, _ = lcs.LRU(PAGE * capacity).process_trace(reader)
+    row = guest_row(run({"kind": "trace", "format": "oracle", "path": str(path),
+                         "timing": "closed"}, memory=capacity * PAGE))
+    assert row.reads == len(ids)
+    assert 1 - row.guest_hits / row.reads == pytest.approx(miss_ratio, abs=1e-12)
+
+
+# One trace, two formats -----------------------------------------------------------------------
+
+
+def test_msr_and_blkparse_copies_give_the_same_results(tmp_path):
+    rows = random_rows(3000)
+    write_msr(tmp_path / "t.csv", rows)
+    write_blkparse(tmp_path / "t.blk", rows)
+    for timing in ("closed", "trace"):
+        msr = run({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                   "timing": timing})
+        blk = run({"kind": "trace", "format": "blkparse", "path": str(tmp_path / "t.blk"),
+                   "timing": timing})
+        assert guest_row(msr).requests > 3000  # pages, not records
+        if timing == "closed":
+            assert msr.equals(blk)
+        else:
+            # the two formats' clocks (100 ns ticks, decimal seconds) differ in the last ulp
+            pd.testing.assert_frame_equal(msr, blk, check_exact=False, rtol=1e-9)
+            counts = ["requests", "reads", "writes", "guest_hits", "disk_reads", "disk_writes"]
+            assert msr[counts].equals(blk[counts])
+
+
+def test_ops_and_pages_come_from_the_trace(tmp_path):
+    rows = [(0.0, READ, 0, 8192, 0), (0.1, WRITE, 3 * PAGE + 100, 200, 0),
+            (0.2, READ, 10 * PAGE, 1, 0)]
+    write_msr(tmp_path / "t.csv", rows)
+    ops, pages, gaps = stream_of({"kind": "trace", "format": "msr",
+                                  "path": str(tmp_path / "t.csv")})
+    assert ops.tolist() == [0, 0, 1, 0]
+    assert pages.tolist() == [0, 1, 3, 10]
+    assert gaps == pytest.approx([0.0, 0.1, 0.1, 0.0])
+
+
+# Timing ----------------------------------------------------------------------------------------
+
+
+def even_trace(path, n: int, interval: float, start: float = 0.0, volume: int = 0):
+    write_msr(path, [(start + i * interval, READ, (i % 50) * PAGE, PAGE, volume)
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("speed", [1.0, 4.0])
+def test_trace_timing_replays_at_the_trace_pace(tmp_path, speed):
+    even_trace(tmp_path / "t.csv", 2000, 0.005)  # 200 requests/s for 10 s
+    span = 1999 * 0.005
+    row = guest_row(run({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                         "speed": speed}))
+    assert row.requests == 2000
+    duration = row.requests / row.throughput_ops
+    # the last request arrives at span/speed and takes well under a millisecond
+    assert span / speed <= duration < span / speed + 1e-3
+
+
+def test_closed_timing_ignores_the_trace_clock(tmp_path):
+    even_trace(tmp_path / "t.csv", 2000, 0.005)
+    row = guest_row(run({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                         "timing": "closed", "think_time": "1ms"}))
+    duration = row.requests / row.throughput_ops
+    assert 2.0 < duration < 2.3  # 2000 × (1 ms + a hit or a miss)
+
+
+def test_replay_starts_at_the_first_request_of_its_volume(tmp_path):
+    rows = [(0.0, READ, 0, PAGE, 1)] + [(5.0 + i * 0.01, READ, i * PAGE, PAGE, 0)
+                                       for i in range(101)]
+    write_msr(tmp_path / "t.csv", rows)
+    row = guest_row(run({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                         "volume": 0}))
+    assert row.requests == 101
+    assert 1.0 <= row.requests / row.throughput_ops < 1.001
+
+
+def test_unsorted_timestamps_never_go_back(tmp_path):
+    times = [0.0, 0.3, 0.1, 0.2, 0.5, 0.4]
+    write_msr(tmp_path / "t.csv", [(t, READ, i * PAGE, PAGE, 0) for i, t in enumerate(times)])
+    _, _, gaps = stream_of({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv")})
+    assert gaps == pytest.approx([0.3, 0.0, 0.0, 0.2, 0.0, 0.0])
+
+
+def test_gaps_cross_chunk_boundaries(tmp_path):
+    even_trace(tmp_path / "t.csv", 1000, 0.002)
+    d = {"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv")}
+    whole = stream_of(d)
+    pieces = stream_of(d, n=7)
+    for a, b in zip(whole, pieces, strict=True):
+        assert np.array_equal(a, b)
+    assert whole[2][:-1] == pytest.approx(np.full(999, 0.002))
+    assert whole[2][-1] == 0.0
+
+
+# Options ---------------------------------------------------------------------------------------
+
+
+def test_limit_caps_the_requests(tmp_path):
+    write_msr(tmp_path / "t.csv", random_rows(500))
+    row = guest_row(run({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                         "limit": 123}))
+    assert row.requests == 123
+
+
+def test_footprint_is_scanned_when_not_declared(tmp_path):
+    rows = [(0.0, READ, 7 * PAGE, PAGE, 0), (0.1, READ, 90 * PAGE, 2 * PAGE, 1)]
+    write_msr(tmp_path / "t.csv", rows)
+    d = {"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv")}
+    assert WORKLOADS["trace"].model_validate(d).footprint_pages() == 92
+    assert WORKLOADS["trace"].model_validate({**d, "volume": 0}).footprint_pages() == 8
+    assert WORKLOADS["trace"].model_validate({**d, "footprint": "1MiB"}).footprint_pages() == 256
+
+
+def test_footprint_must_fit_the_disk(tmp_path):
+    write_msr(tmp_path / "t.csv", [(0.0, READ, 1 << 31, PAGE, 0)])  # page 524288 (2 GiB)
+    with pytest.raises(ScenarioError, match="touches 524289 pages"):
+        load_scenario(scenario({"kind": "trace", "format": "msr",
+                                "path": str(tmp_path / "t.csv")}))
+
+
+def test_wrap_takes_pages_modulo_the_footprint(tmp_path):
+    rows = [(i * 0.01, READ, p * PAGE, PAGE, 0) for i, p in enumerate([5, 1000, 1003, 2047])]
+    write_msr(tmp_path / "t.csv", rows)
+    _, pages, _ = stream_of({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                             "footprint": 1000, "wrap": True})
+    assert pages.tolist() == [5, 0, 3, 47]
+
+
+def test_page_beyond_a_declared_footprint_is_an_error(tmp_path):
+    rows = [(0.0, READ, 0, PAGE, 0), (0.1, READ, 1000 * PAGE, PAGE, 0)]
+    write_msr(tmp_path / "t.csv", rows)
+    with pytest.raises(TraceError, match="request 2 is page 1000, beyond the declared footprint"):
+        run({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+             "footprint": 1000})
+
+
+def test_malformed_line_fails_the_run_with_file_and_line(tmp_path):
+    path = tmp_path / "t.csv"
+    write_msr(path, random_rows(50))
+    with open(path, "a") as f:
+        f.write("128166372000000000,h,0,Read,oops,4096,0\n")
+    d = {"kind": "trace", "format": "msr", "path": str(path), "footprint": "1GiB"}
+    with pytest.raises(TraceError) as info:
+        run(d)
+    assert info.value.file == str(path) and info.value.line == 51
+    row = guest_row(run({**d, "on_error": "skip"}))
+    assert row.requests > 50
+
+
+def test_other_formats_replay(tmp_path):
+    fiu = tmp_path / "t.fiu"
+    fiu.write_text("".join(f"{i * 1000000} 1 proc {8 * i} 8 {'RW'[i % 2]} 8 0 {'ab' * 16}\n"
+                           for i in range(20)))
+    row = guest_row(run({"kind": "trace", "format": "fiu", "path": str(fiu)}))
+    assert (row.reads, row.writes) == (10, 10)  # content ids are read and not used
+    csv = tmp_path / "t.csv"
+    csv.write_text("when,where,what\n" + "".join(f"{i / 10},{i * 4096},{'rw'[i % 2]}\n"
+                                                 for i in range(20)))
+    row = guest_row(run({"kind": "trace", "format": "csv", "path": str(csv),
+                         "columns": {"time": "when", "offset": "where", "op": "what"}}))
+    assert (row.reads, row.writes) == (10, 10)
+
+
+def test_gzip_and_relative_paths(tmp_path, monkeypatch):
+    even_trace(tmp_path / "t.csv", 100, 0.01)
+    with open(tmp_path / "t.csv", "rb") as src, gzip.open(tmp_path / "t.csv.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    monkeypatch.chdir(tmp_path)
+    row = guest_row(run({"kind": "trace", "format": "msr", "path": "t.csv.gz"}))
+    assert row.requests == 100
+
+
+def test_scenario_dir_context_resolves_relative_paths(tmp_path):
+    (tmp_path / "traces").mkdir()
+    even_trace(tmp_path / "traces" / "t.csv", 10, 0.01)
+    d = {"kind": "trace", "format": "msr", "path": "traces/t.csv"}
+    spec = WORKLOADS["trace"].model_validate(d, context={"scenario_dir": str(tmp_path)})
+    assert Path(spec.path) == tmp_path / "traces" / "t.csv"
+    assert spec.footprint_pages() == 10
+
+
+# Load-time errors ------------------------------------------------------------------------------
+
+
+def load_error(workload: dict) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(scenario(workload))
+    return str(info.value)
+
+
+@pytest.mark.parametrize("extra, text", [
+    ({"format": "msx"}, "workload.format: unknown trace format 'msx'; valid formats: alibaba"),
+    ({"path": "no/such.csv"}, "workload.path: no such trace file 'no/such.csv'"),
+    ({"options": {"action": "Q"}}, "unknown option(s) action for trace format 'msr'"),
+    ({"format": "csv"}, "format 'csv' needs columns"),
+    ({"wrap": True}, "wrap: true needs a footprint"),
+    ({"read_fraction": 0.5}, "read_fraction does not apply"),
+    ({"arrival": {"rate": 10}}, "arrival does not apply"),
+    ({"think_time": "1ms"}, "think_time needs timing: closed"),
+    ({"threads": 2}, "threads must be 1"),
+    ({"anon": {"size": 10}}, "anon does not apply"),
+    ({"timing": "open"}, "workload.timing"),
+    ({"speed": 0}, "workload.speed"),
+    ({"limit": 0}, "workload.limit"),
+])
+def test_bad_trace_specs_fail_at_load(tmp_path, extra, text):
+    even_trace(tmp_path / "t.csv", 10, 0.01)
+    message = load_error({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                          **extra})
+    assert "guests[0].workload" in message and text in message
+
+
+# The shipped example ----------------------------------------------------------------------------
+
+
+def test_shipped_trace_scenario_runs(monkeypatch):
+    # relative trace paths are read from the current directory until the loader passes its
+    # own directory (the scenario_dir validation context)
+    monkeypatch.chdir(SCENARIOS)
+    s = load_scenario(SCENARIOS / "workload-trace.yaml",
+                      overrides={"policies": "[none]", "duration": "5s", "warmup": 0})
+    row = tmemsim.simulate(s).row(guest="ALL")
+    assert row.requests > 1000 and row.writes > 0
