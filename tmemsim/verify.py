@@ -464,7 +464,7 @@ def _registry() -> dict[str, Check]:
     # "Planning queueing simulations", Management Science 35(11), 1989, for M/M/1); for the
     # M/M/4 waits it was measured over 16 seeds (1.65% at 280,000 arrivals, rho = 0.7). Each
     # run is long enough for the 3% tolerance to be three standard errors or more.
-    # (point, params, duration in the quick set if shorter)
+    # (point, params, duration in the quick set; None: not in the quick set)
     queue = [
         ("mm1-rho0.3", dict(model="mm1", rho=0.3, duration=1000), 300),
         ("mm1-rho0.6", dict(model="mm1", rho=0.6, duration=1000), 600),

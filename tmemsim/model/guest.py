@@ -450,6 +450,7 @@ class Guest:
         policy = self.hv.policy
         if type(policy).holds is Policy.holds:  # the policy keeps no pages
             return 0
-        latest, location = self.latest, self.gdisk.location
-        files = [vp for vp in self.cache.keys() if vp >= 0]
-        return policy.double_cached(self.index, files, lambda vp: location(vp, vp in latest))
+        latest, own, base, cow = self.latest, self.own_loc, self.base_loc, self.cow
+        vpages = [vp for vp in self.cache.keys() if vp >= 0]
+        locs = [(base if cow and vp not in latest else own) | vp for vp in vpages]
+        return policy.double_cached(self.index, vpages, locs)

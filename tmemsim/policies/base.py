@@ -121,10 +121,10 @@ class Policy:
         """Is this guest page present in hypervisor memory (for double-caching counts)?"""
         return False
 
-    def double_cached(self, guest: int, vpages, location) -> int:
-        """How many of the guest's cached vpages this policy holds too (location(vp) -> loc)."""
+    def double_cached(self, guest: int, vpages: list, locs: list) -> int:
+        """How many of the guest's cached pages (vpages, their locations) this policy holds."""
         holds = self.holds
-        return sum(1 for vp in vpages if holds(guest, vp, location(vp)))
+        return sum(1 for vp, loc in zip(vpages, locs, strict=True) if holds(guest, vp, loc))
 
     def holds_private(self, guest: int, vpage: int) -> bool:
         """Is this page in the guest's own pool (one it must never share with its cache)?"""

@@ -105,6 +105,9 @@ class HostCache(Policy):
     def holds(self, guest, vpage, loc):
         return loc in self.cache
 
+    def double_cached(self, guest, vpages, locs):
+        return sum(map(self.cache.__contains__, locs))
+
     def used_pages(self):
         return len(self.cache)
 

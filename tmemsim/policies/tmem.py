@@ -241,10 +241,10 @@ class Tmem(Policy):
     def holds(self, guest, vpage, loc):
         return self._key(guest, vpage, loc) in self.eph
 
-    def double_cached(self, guest, vpages, location):
+    def double_cached(self, guest, vpages, locs):
         if not self.shared:
             return 0  # private gets are exclusive (checked under `check: true`)
-        return super().double_cached(guest, vpages, location)
+        return super().double_cached(guest, vpages, locs)
 
     def holds_private(self, guest, vpage):
         return (guest + 1) * _PRIVATE | vpage in self.eph
