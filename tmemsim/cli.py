@@ -232,6 +232,41 @@ def regress(baseline, scenario_dir, only, update, jobs, debug):
     sys.exit(1)
 
 
+@main.command()
+@click.option("--quick", is_flag=True, help="The reduced set CI runs (under a minute).")
+@click.option("--only", multiple=True, help="Checks by name, family or pattern (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False), help="Write verify.csv and figures.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@handles_errors
+def verify(quick, only, out, jobs, quiet, debug):
+    """Check the model against theory and libCacheSim; exit 1 if any check fails."""
+    from rich.table import Table
+
+    from .verify import run_checks, save
+
+    with policy_progress(quiet) as progress:
+        table = run_checks(quick=quick, only=list(only) or None, progress=progress, jobs=jobs)
+    shown = Table(title="tmemsim verify" + (" --quick" if quick else ""))
+    for col in ("family", "check", "expected", "simulated", "error", "tolerance", "passed"):
+        shown.add_column(col, justify="left" if col in ("family", "check") else "right")
+    for row in table.itertuples():
+        verdict = {True: "pass", False: "[bold red]FAIL[/]", None: "skip"}[row.passed]
+        shown.add_row(row.family, row.check, f"{row.expected:.6g}", f"{row.simulated:.6g}",
+                      f"{row.error:+.3g}", f"{row.tolerance:.3g}", verdict)
+    _print(shown)
+    if out:
+        files = save(table, out)
+        click.echo(f"{len(files)} files in {out}")
+    failed = table[table["passed"] == False]  # noqa: E712 - None means skipped
+    skipped = table["passed"].isna().sum()
+    click.echo(f"{len(table) - len(failed) - skipped} passed, {len(failed)} failed"
+               + (f", {skipped} skipped" if skipped else ""))
+    if len(failed):
+        sys.exit(1)
+
+
 def _refuse_existing(out, force):
     from pathlib import Path
 

@@ -204,7 +204,7 @@ class Guest:
         actions that touch shared state must also come strictly before `world`."""
         if not self.batched or self.checker is not None:
             return -INF, -INF
-        local = self.observer.next_time
+        local = min(self.observer.next_time, self.horizon)
         agenda = self.agenda
         if agenda and agenda[0][0] < local:
             local = agenda[0][0]
