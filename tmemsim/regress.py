@@ -53,8 +53,7 @@ def diff(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     merged = baseline.merge(current, on=KEYS, how="outer", suffixes=("_baseline", "_now"),
                             indicator=True)
     moved = []
-    for row in merged.itertuples(index=False):
-        r = row._asdict()
+    for r in merged.to_dict("records"):
         if r["_merge"] != "both":
             what = "missing now" if r["_merge"] == "left_only" else "not in baseline"
             moved.append({**{k: r[k] for k in KEYS}, "metric": what, "baseline": np.nan,
