@@ -298,7 +298,7 @@ def test_shipped_trace_scenario_runs(monkeypatch):
     # relative trace paths are read from the current directory until the loader passes its
     # own directory (the scenario_dir validation context)
     monkeypatch.chdir(SCENARIOS)
-    s = load_scenario(SCENARIOS / "workload-trace.yaml",
+    s = load_scenario(SCENARIOS / "trace-replay.yaml",
                       overrides={"policies": "[none]", "duration": "5s", "warmup": 0})
     row = tmemsim.simulate(s).row(guest="ALL")
     assert row.requests > 1000 and row.writes > 0

@@ -68,6 +68,7 @@ class Guest:
         self.touch = self.cache.toucher()
         self.cache_insert = self.cache.insert
         self.hv_read = hypervisor.read
+        self.hv_evicted = hypervisor.evicted
         self.told = hypervisor.told  # does the policy hear of clean evictions (tmem puts)?
         # GuestDisk.location, unrolled for the miss path
         self.cow = gdisk.kind == "cow"
@@ -289,10 +290,11 @@ class Guest:
         data = self.latest.get(vpage, 0)
         if data and vpage in self.dirty:
             del self.dirty[vpage]
-            self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), data, t)
+            self.hv.write(self.index, vpage, self.own_loc | vpage, data, t)
         if not self.told:
             return 0.0
-        return self.hv.evicted(self.index, vpage, self.gdisk.location(vpage, data != 0), data)
+        loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
+        return self.hv_evicted(self.index, vpage, loc, data)
 
     def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False) -> float:
         """A full-page write: into the page cache, dirty (or through to the host if sync).

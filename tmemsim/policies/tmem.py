@@ -56,7 +56,9 @@ class Tmem(Policy):
         self.dedup = options.dedup
         self.distinct_is_cheap = options.dedup
         self.eph: OrderedDict = OrderedDict()  # key -> (data, location), oldest put first
-        self.by_guest = [OrderedDict() for _ in host.guests]  # private keys, oldest first
+        # private keys per guest, oldest first: kept only with weights, the one rule needing them
+        self.by_guest = [OrderedDict() for _ in host.guests]
+        self.private_of = [0] * len(host.guests)  # private ephemeral pages per guest
         self.content_of_key: dict = {}  # key -> content (dedup only)
         # frontswap: private persistent pools, (guest + 1) << 48 | apage -> data
         self.persistent: dict = {}
@@ -83,7 +85,10 @@ class Tmem(Policy):
         """Drop key from the pool (it must be present)."""
         del self.eph[key]
         if key >= _PRIVATE:
-            del self.by_guest[(key >> 48) - 1][key]
+            guest = (key >> 48) - 1
+            self.private_of[guest] -= 1
+            if self.weighted:
+                del self.by_guest[guest][key]
         if self.dedup:
             content = self.content_of_key.pop(key)
             n = self.refs[content] - 1
@@ -103,8 +108,8 @@ class Tmem(Policy):
             return None
         if self.weighted:
             total = sum(self.weights)
-            excess = [len(pool) - self.capacity * w / total
-                      for pool, w in zip(self.by_guest, self.weights, strict=True)]
+            excess = [n - self.capacity * w / total
+                      for n, w in zip(self.private_of, self.weights, strict=True)]
             if putter is not None and excess[putter] > 0 and self.by_guest[putter]:
                 return next(iter(self.by_guest[putter]))
             over = [(e, -g) for g, e in enumerate(excess) if e > 0 and self.by_guest[g]]
@@ -160,7 +165,9 @@ class Tmem(Policy):
                     return PUT_REJECTED
         eph[key] = (data, loc)
         if key >= _PRIVATE:
-            self.by_guest[guest][key] = None
+            self.private_of[guest] += 1
+            if self.weighted:
+                self.by_guest[guest][key] = None
         return PUT_ACCEPTED
 
     def _evict_one(self, putter: int | None) -> bool:
@@ -250,7 +257,7 @@ class Tmem(Policy):
         return (guest + 1) * _PRIVATE | vpage in self.eph
 
     def guest_pages(self, guest):
-        return len(self.by_guest[guest]) + self.persistent_of[guest]
+        return self.private_of[guest] + self.persistent_of[guest]
 
     def distinct_contents(self):
         if self.dedup:
@@ -264,7 +271,7 @@ class Tmem(Policy):
             assert n <= allowed, f"guest {g} holds {n} persistent pages, allowance {allowed}"
 
     def check_deep(self):
-        assert sum(len(p) for p in self.by_guest) + sum(
+        assert sum(self.private_of) + sum(
             1 for k in self.eph if k < _PRIVATE) == len(self.eph), "pool accounting"
         if self.dedup:
             assert sum(self.refs.values()) == len(self.eph), "dedup reference counts"
