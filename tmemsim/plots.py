@@ -614,8 +614,13 @@ def _pool_occupancy(r: _Results) -> Figure | None:
     fig = _new_figure(2.5 + 4.2 * cols, 0.8 + 3.4 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
     used = _metric_quiet(r, "pool_used_pages")
+    size = _metric_quiet(r, "pool_pages")  # the pool itself grows and shrinks with ballooning
+    top = 0.0
     for ax, policy in zip(axes, with_pool, strict=False):
-        _draw_pool_panel(ax, rows[rows["policy"] == policy], used, policy, guests, colors, r)
+        top = max(top, _draw_pool_panel(ax, rows[rows["policy"] == policy], used, size, policy,
+                                        guests, colors, r))
+    # the panels share one y axis: it must hold the tallest of them, set once for all
+    axes[0].set_ylim(0, top * 1.05 if top > 0 else 1)
     for ax in axes[len(with_pool) :]:
         ax.set_visible(False)
     for ax in axes[: len(with_pool)]:
@@ -624,6 +629,8 @@ def _pool_occupancy(r: _Results) -> Figure | None:
     handles = [Patch(facecolor=c, label=g) for g, c in zip(guests, colors, strict=True)][::-1]
     if not used.empty:
         handles.append(Line2D([], [], color="black", linestyle="--", label="pool used (total)"))
+    if not size.empty:
+        handles.append(Line2D([], [], color="grey", linestyle=":", label="pool size"))
     _title(fig, what, r)
     _legend(fig, handles, "guest")
     return fig
@@ -643,7 +650,8 @@ def _metric_quiet(r: _Results, metric: str) -> pd.DataFrame:
     return rows[(rows["metric"] == metric) & (rows["guest"] == HOST)]
 
 
-def _draw_pool_panel(ax, rows, used, policy, guests, colors, r: _Results) -> None:
+def _draw_pool_panel(ax, rows, used, size, policy, guests, colors, r: _Results) -> float:
+    """One policy's stacked occupancy; returns the highest value drawn (MiB)."""
     table = rows.pivot_table(index="time_s", columns="guest", values="value", aggfunc="sum")
     table = table.reindex(columns=guests).fillna(0.0) * PAGE_SIZE / MIB
     ax.stackplot(
@@ -653,20 +661,19 @@ def _draw_pool_panel(ax, rows, used, policy, guests, colors, r: _Results) -> Non
         labels=guests,
         linewidth=0,
     )
-    total = used[used["policy"] == policy].sort_values("time_s")
-    if not total.empty:
-        ax.plot(
-            total["time_s"],
-            total["value"] * PAGE_SIZE / MIB,
-            color="black",
-            linestyle="--",
-            linewidth=1.0,
-        )
+    top = float(table.sum(axis=1).max()) if len(table) else 0.0
+    for frame, style in ((used, dict(color="black", linestyle="--")),
+                         (size, dict(color="grey", linestyle=":"))):
+        line = frame[frame["policy"] == policy].sort_values("time_s") if not frame.empty else frame
+        if not line.empty:
+            mib = line["value"] * PAGE_SIZE / MIB
+            ax.plot(line["time_s"], mib, linewidth=1.0, **style)
+            top = max(top, float(mib.max()))
     ax.set_title(policy, color=r.colors[policy], fontweight="bold")
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("pool pages (MiB)")
-    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
+    return top
 
 
 # ---------------------------------------------------------------------------------------------
