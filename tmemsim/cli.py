@@ -267,6 +267,37 @@ def verify(quick, only, out, jobs, quiet, debug):
         sys.exit(1)
 
 
+@main.command()
+@scenario_options
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="The sweep directory (tables, points for --resume, plots).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="A local process pool, or a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")
+@click.option("--jobs", type=int, default=None, help="Local workers (default: the cores).")
+@click.option("--resume", is_flag=True, help="Skip the points already finished in --out.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failing point.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@handles_errors
+def sweep(scenario, overrides, seed, debug, out, executor, scheduler, jobs, resume, fail_fast,
+          quiet):
+    """Run the scenario's `sweep:` grid with replications; tables, CIs and winner maps."""
+    from .sweep import sweep as run_sweep
+
+    items = list(overrides) + ([f"seed={seed}"] if seed is not None else [])
+    with policy_progress(quiet) as progress:
+        result = run_sweep(scenario, overrides=items, out=out, executor=executor,
+                           scheduler=scheduler, jobs=jobs, resume=resume, fail_fast=fail_fast,
+                           progress=progress, command=_command_line())
+    points = result.table["point"].nunique() if len(result.table) else 0
+    click.echo(f"{points} point(s), {len(result.failures)} failure(s); results in {out}")
+    if len(result.failures):
+        for row in result.failures.head(5).itertuples():
+            click.echo(f"  failed: {row._asdict()}", err=True)
+        sys.exit(1)
+
+
 def _refuse_existing(out, force):
     from pathlib import Path
 
