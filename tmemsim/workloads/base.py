@@ -50,7 +50,7 @@ class Anon(Strict):
         from .synthetic import AliasSampler, alias_table  # the same draw as zipf's
 
         weights = np.arange(1, self.size + 1, dtype=float) ** -self.alpha
-        return AliasSampler(alias_table(weights), 0, rng, scatter=False)
+        return AliasSampler(alias_table(weights), np.arange(self.size, dtype=np.int64), rng)
 
 
 class Churn(Strict):

@@ -34,14 +34,31 @@ def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(prob), np.array(alias, dtype=np.int64)
 
 
-class AliasSampler(PageSampler):
-    """Draws from fixed page probabilities; rank r lives at a fixed, seeded, scattered vpage."""
+_LAYOUT_KEY = 0x686F74  # "hot": a spawn key no stream of the scenario's root seed uses
 
-    def __init__(self, tables, offset: int, rng, scatter: bool):
+
+def shared_layout(cache: dict, rng, n: int, offset: int, layout_seed: int) -> np.ndarray:
+    """Index -> vpage, a seeded permutation shared by every thread and guest of the scenario.
+
+    The threads' rngs differ, but they descend from one root seed: its entropy (the scenario
+    seed) is what they share, so the same files are popular in every guest (clones read the
+    same system files). `layout_seed` gives a spec a layout of its own.
+    """
+    entropy = getattr(rng.bit_generator.seed_seq, "entropy", None)
+    if entropy is None:  # an rng without a seed sequence: a layout of its own
+        entropy = int(rng.integers(1 << 62))
+    key = entropy if isinstance(entropy, int) else tuple(entropy)
+    if key not in cache:
+        seq = np.random.SeedSequence(entropy, spawn_key=(_LAYOUT_KEY, layout_seed))
+        cache[key] = np.random.default_rng(seq).permutation(n) + offset
+    return cache[key]
+
+
+class AliasSampler(PageSampler):
+    """Draws from fixed page probabilities; index i lives at vpage where[i]."""
+
+    def __init__(self, tables, where: np.ndarray, rng):
         self._prob, alias = tables
-        n = len(self._prob)
-        where = rng.permutation(n) if scatter else np.arange(n)
-        where += offset
         self._page = where  # index -> vpage
         self._alias_page = where[alias]
         self._rng = rng
@@ -67,16 +84,22 @@ class Zipf(Pattern):
     footprint: Pages
     offset: PagesOrZero = 0
     scatter: bool = True  # popular pages spread over the file, not packed at its start
+    layout_seed: int = Field(0, ge=0)  # which pages are popular: the same in every guest
 
     def footprint_pages(self) -> int:
         return self.offset + self.footprint
 
     _tables = PrivateAttr(default=None)  # alias tables, built once and shared by all threads
+    _layouts = PrivateAttr(default_factory=dict)  # root entropy -> rank-to-vpage map
 
     def sampler(self, rng):
         if self._tables is None:
             self._tables = alias_table(np.arange(1, self.footprint + 1, dtype=float) ** -self.alpha)
-        return AliasSampler(self._tables, self.offset, rng, self.scatter)
+        if self.scatter:
+            where = shared_layout(self._layouts, rng, self.footprint, self.offset, self.layout_seed)
+        else:
+            where = np.arange(self.offset, self.offset + self.footprint, dtype=np.int64)
+        return AliasSampler(self._tables, where, rng)
 
 
 class UniformSampler(PageSampler):
@@ -167,9 +190,6 @@ class HotsetSampler(PageSampler):
         return self._where[index]
 
 
-_LAYOUT_KEY = 0x686F74  # "hot"
-
-
 class Hotset(Pattern):
     """`hot_fraction` of the footprint gets `hot_probability` of the accesses, uniform inside.
 
@@ -197,18 +217,7 @@ class Hotset(Pattern):
         """Index -> vpage, the first hot_pages() indices hot; shared by all threads."""
         if not self.scatter:
             return np.arange(self.offset, self.offset + self.footprint, dtype=np.int64)
-        # The threads' rngs differ, but they descend from one root seed: its entropy (the
-        # scenario seed) is what they share.
-        entropy = getattr(rng.bit_generator.seed_seq, "entropy", None)
-        if entropy is None:  # an rng without a seed sequence: a layout of its own
-            entropy = int(rng.integers(1 << 62))
-        key = entropy if isinstance(entropy, int) else tuple(entropy)
-        if key not in self._layouts:
-            # a spawn key no child of the scenario's root seed has: unrelated to any stream
-            seq = np.random.SeedSequence(entropy, spawn_key=(_LAYOUT_KEY, self.layout_seed))
-            where = np.random.default_rng(seq).permutation(self.footprint) + self.offset
-            self._layouts[key] = where
-        return self._layouts[key]
+        return shared_layout(self._layouts, rng, self.footprint, self.offset, self.layout_seed)
 
     def sampler(self, rng):
         return HotsetSampler(self.layout(rng), self.hot_pages(), self.hot_probability, rng)
