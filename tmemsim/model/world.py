@@ -301,6 +301,8 @@ class RunOutput:
                               response=d.response, waiting=d.waiting)
                       for n, d in world.disks.items()}
         self.requests = sum(c["requests"] for c in self.counters)
+        self.trace_stats = {g.name: th.stream.trace_stats for g in world.guests
+                            for th in g.threads if hasattr(th.stream, "trace_stats")}
 
     def merged_histogram(self) -> LatencyHistogram:
         total = LatencyHistogram()

@@ -90,11 +90,13 @@ class Trace(WorkloadBase):
             raise ValueError(str(exc)) from None
         return self
 
-    def read(self, chunk_pages: int = CHUNK):
-        """The trace's page requests as TraceChunks, streamed (never the whole file at once)."""
+    def read(self, chunk_pages: int = CHUNK, stats: dict | None = None):
+        """The trace's page requests as TraceChunks, streamed (never the whole file at once).
+
+        stats, if given, is filled with lines, records, pages, skipped and filtered counts."""
         return read_trace(self.path, self.format, volume=self.volume, chunk_pages=chunk_pages,
                           on_error=self.on_error, limit=self.limit, columns=self.columns,
-                          **self.options)
+                          stats=stats, **self.options)
 
     def open_loop(self) -> bool:
         return self.timing == "trace"
@@ -125,7 +127,8 @@ class TraceSampler(PageSampler):
     """The trace's pages in order, its ops, and the gaps between its timestamps."""
 
     def __init__(self, spec: Trace):
-        self._chunks = spec.read()
+        self.stats: dict = {}  # what read_trace counted: reported in meta.json
+        self._chunks = spec.read(stats=self.stats)
         self._chunk = None
         self._pos = 0
         self._ops = self._times = _NO_PAGES
@@ -185,6 +188,11 @@ class TraceStream(RequestStream):
     """A RequestStream whose ops come from the trace, and whose gaps too with timing: trace."""
 
     __slots__ = ()
+
+    @property
+    def trace_stats(self) -> dict:
+        """Lines read, records, pages, malformed lines skipped (on_error: skip), filtered."""
+        return dict(self._sampler.stats)
 
     def next_chunk(self, n: int = CHUNK):
         spec, sampler = self.spec, self._sampler
