@@ -61,12 +61,14 @@ def simulate(scenario, policy=None, overrides=None, check: bool | None = None,
 
 
 def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
-            check: bool | None = None, command: str = "", progress=None) -> Comparison:
+            check: bool | None = None, command: str = "", progress=None,
+            sim_progress=None) -> Comparison:
     """Run the scenario under several policies on identical request streams.
 
     jobs > 1 runs the policies in separate processes; the result is the same as serial (every
     run is its own world, seeded from the scenario alone). progress(done, total) is called as
-    policies finish.
+    policies finish; sim_progress(policy, simulated seconds), in serial runs, as each
+    policy's simulated time advances.
     """
     s = _scenario(scenario, overrides)
     if check is not None:
@@ -76,7 +78,8 @@ def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
     outputs: dict[str, object] = {}
     if jobs <= 1:
         for spec in specs:
-            outputs[spec.name] = _run_named(s, spec)
+            tick = (lambda now, name=spec.name: sim_progress(name, now)) if sim_progress else None
+            outputs[spec.name] = _run_named(s, spec, tick)
             if progress:
                 progress(len(outputs), len(specs))
     else:
@@ -96,10 +99,10 @@ def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
     return result
 
 
-def _run_named(s: Scenario, spec: PolicySpec):
+def _run_named(s: Scenario, spec: PolicySpec, progress=None):
     """One policy's run; a failure says which policy failed."""
     try:
-        return run_policy(s, spec)
+        return run_policy(s, spec, progress)
     except (RunError, ScenarioError):
         raise
     except Exception as exc:

@@ -152,9 +152,11 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
     s = _load(scenario, overrides, seed)
     if out:
         _refuse_existing(out, force)
-    with policy_progress(quiet) as progress:
+    total = s.warmup + s.duration if s.duration else None
+    with policy_progress(quiet, total, with_sim=True) as (progress, sim_progress):
         result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
-                             command=_command_line(), progress=progress)
+                             command=_command_line(), progress=progress,
+                             sim_progress=sim_progress)
     if out:
         result.save(out, force=force)
     if not quiet:
@@ -166,17 +168,31 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
 
 
 @contextmanager
-def policy_progress(quiet: bool):
-    """A bar over the policies of a comparison, on a terminal only."""
+def policy_progress(quiet: bool, sim_total: float | None = None, with_sim: bool = False):
+    """Bars on a terminal only: policies finished, and (serial runs with a duration) each
+    policy's simulated time. Yields progress, or (progress, sim_progress) with with_sim;
+    None for each off a terminal."""
     if quiet or not sys.stderr.isatty():
-        yield None
+        yield (None, None) if with_sim else None
         return
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("policies", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        sim_tasks: dict = {}
+
+        def progress(done, total):
+            bar.update(task, completed=done, total=total)
+
+        def sim_progress(policy, now):
+            if sim_total is None:
+                return
+            if policy not in sim_tasks:
+                sim_tasks[policy] = bar.add_task(f"  {policy} (simulated s)", total=sim_total)
+            bar.update(sim_tasks[policy], completed=min(now, sim_total))
+
+        yield (progress, sim_progress) if with_sim else progress
 
 
 @main.command()
