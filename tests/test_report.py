@@ -8,21 +8,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tmemsim import plots
+from tmemsim import plots, results
 from tmemsim.report import comparison_markdown, write_report
 from tmemsim.table import COMPARISON_COLUMNS, format_cell, table_rows
 
-# fmt: off
-SUMMARY_COLUMNS = [
-    "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
-    "disk_writes", "guest_hit_ratio", "host_hit_ratio", "read_hit_ratio", "mean_read_latency_us",
-    "p50_read_latency_us", "p95_read_latency_us", "p99_read_latency_us", "throughput_ops",
-    "guest_cache_pages", "host_pool_pages", "host_pool_used_pages", "double_cached_pages",
-    "distinct_contents_cached", "tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits",
-    "tmem_flushes", "tmem_evictions", "frontswap_stores", "frontswap_loads", "swap_disk_io",
-    "stale_reads",
-]
-# fmt: on
+SUMMARY_COLUMNS = results.SUMMARY_COLUMNS  # the fixtures build summaries of the real format
 # Per policy: guest hits, host hits, disk reads, p99 µs, throughput, pool used pages.
 VALUES = {
     "none": (600, 0, 400, 9000.0, 100.0, 0),

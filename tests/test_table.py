@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from tmemsim import results
 from tmemsim.table import (
     COMPARISON_COLUMNS,
     TableDataWarning,
@@ -18,17 +19,7 @@ from tmemsim.table import (
     table_rows,
 )
 
-# fmt: off
-SUMMARY_COLUMNS = [
-    "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
-    "disk_writes", "guest_hit_ratio", "host_hit_ratio", "read_hit_ratio", "mean_read_latency_us",
-    "p50_read_latency_us", "p95_read_latency_us", "p99_read_latency_us", "throughput_ops",
-    "guest_cache_pages", "host_pool_pages", "host_pool_used_pages", "double_cached_pages",
-    "distinct_contents_cached", "tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits",
-    "tmem_flushes", "tmem_evictions", "frontswap_stores", "frontswap_loads", "swap_disk_io",
-    "stale_reads",
-]
-# fmt: on
+SUMMARY_COLUMNS = results.SUMMARY_COLUMNS  # the fixtures build summaries of the real format
 GUESTS = ["web-0", "db-1"]
 # Per policy (ALL row): guest hits, host hits, disk reads of 3000 reads; p50; throughput;
 # pool used pages; double-cached pages. p50 ties between host-cache and tmem, double-cached
