@@ -374,10 +374,6 @@ def _pydantic_step(step: str) -> bool:
         "union", "list", "dict")
 
 
-def _field_names(models) -> set:
-    return {k for m in models for k in m.model_fields}
-
-
 def _message(err: dict, model, loc) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
