@@ -111,6 +111,14 @@ class PageSampler:
         return None
 
 
+def as_list(a: np.ndarray) -> list:
+    """a.tolist(), but an array of one repeated value (all reads, a constant think time) is
+    built without converting each element: a large share of chunk time otherwise."""
+    if len(a) and (a == a[0]).all():
+        return [a[0].item()] * len(a)
+    return a.tolist()
+
+
 class RequestStream:
     """A guest thread's requests as numpy chunks, identical whatever the policy."""
 
@@ -142,13 +150,12 @@ class RequestStream:
             ops = (self._ops_rng.random(n) >= spec.read_fraction).astype(np.int64)
         if self._anon_sampler is not None:
             ops, pages = self._mix_anon(ops, pages, n)
-        ops = ops.tolist()
         if spec.arrival is not None:
             gaps = spec.arrival.gaps(self._gap_rng, n)
         else:
             gaps = spec.think_time.sample(self._gap_rng, n)
-        dup = (self._content_rng.random(n) < spec.dup_writes).tolist()
-        return ops, pages.tolist(), gaps.tolist(), dup
+        dup = self._content_rng.random(n) < spec.dup_writes
+        return as_list(ops), pages.tolist(), as_list(gaps), as_list(dup)
 
     def _mix_anon(self, ops, pages, n: int):
         """Turn a `fraction` of the requests into touches of anonymous pages."""

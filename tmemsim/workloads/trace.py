@@ -15,7 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..errors import TraceError
 from ..fields import Pages
-from .base import CHUNK, PageSampler, RequestStream, WorkloadBase
+from .base import CHUNK, PageSampler, RequestStream, WorkloadBase, as_list
 from .traces import FORMATS, read_trace
 
 # footprint scans already done in this process: (file identity, reading options) -> pages
@@ -205,4 +205,4 @@ class TraceStream(RequestStream):
             gaps = spec.think_time.sample(self._gap_rng, n)
         # FIU's content ids are not used yet: a write's new bytes come from dup_writes
         dup = self._content_rng.random(n) < spec.dup_writes
-        return ops.tolist(), pages.tolist(), gaps.tolist(), dup.tolist()
+        return as_list(ops), pages.tolist(), as_list(gaps), as_list(dup)
