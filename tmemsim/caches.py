@@ -47,18 +47,17 @@ class Cache:
         """True on a hit, refreshing the key as the policy says."""
         raise NotImplementedError
 
+    # The hot path's form of `get`, in two parts that are C calls for lru, fifo and clock (no
+    # Python frame): `key in members` (a live container), then `touch(key)` on a hit. A miss
+    # tested this way costs a tenth of the KeyError a refresh would raise.
+
+    def members(self):
+        """A live container of the cached keys: `key in members` is the membership test."""
+        return self._d.keys()
+
     def toucher(self):
-        """A function f(key) that refreshes key like a hit and raises KeyError on a miss.
-
-        The hot path's form of `get`: for LRU and FIFO it is a C method, no Python frame.
-        """
-        get = self.get
-
-        def touch(key):
-            if not get(key):
-                raise KeyError(key)
-
-        return touch
+        """A function f(key) that refreshes a key known to be cached, exactly like a hit."""
+        return self.get
 
     def insert(self, key, value=None):
         """Add an absent key; returns the evicted (key, value) or None."""
@@ -92,7 +91,7 @@ class _Queue(Cache):
         if len(d) >= self.capacity:
             if not self.capacity:
                 return key, value
-            victim = d.popitem(last=False)
+            victim = d.popitem(False)  # last=False by position: a cheaper call, on every miss
         d[key] = value
         return victim
 
@@ -124,7 +123,7 @@ class FIFO(_Queue):
         return key in self._d
 
     def toucher(self):
-        return self._d.__getitem__
+        return self._d.get  # nothing to refresh: the cheapest C call that accepts a key
 
 
 class Clock(Cache):
@@ -146,6 +145,9 @@ class Clock(Cache):
             self._ref.add(key)
             return True
         return False
+
+    def toucher(self):
+        return self._ref.add
 
     def evict(self):
         d, ref = self._d, self._ref
@@ -182,6 +184,9 @@ class TwoList(Cache):
 
     def __contains__(self, key) -> bool:
         return key in self._d or key in self._active
+
+    def members(self):
+        return self
 
     def keys(self):
         return list(self._d.keys()) + list(self._active.keys())

@@ -65,6 +65,7 @@ class Guest:
         self.counters = hypervisor.counters[index]
         self.hist = LatencyHistogram()
         self.record = self.hist.record
+        self.cached = self.cache.members()
         self.touch = self.cache.toucher()
         self.cache_insert = self.cache.insert
         self.hv_read = hypervisor.read
@@ -128,77 +129,111 @@ class Guest:
 
         A read hit touches only this guest's cache, so it need only wait for this guest's own
         agenda and the observer (`local`); anything that reaches the hypervisor (a miss, a write,
-        a truncate) must also come before every other event of the world (`world`).
+        a truncate) must also come before every other event of the world (`world`). A request
+        the agenda chose is served whatever the bounds; one we resume is not.
         """
         local, world = self._bounds()
-        touch = self.touch
+        if not chosen and t >= local:
+            self._later(t, th)
+            return
+        cached, touch = self.cached, self.touch
         hit_cost = self.hit_cost
         closed = th.closed
         ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, th.i, th.n
+        # The hit path is kept to a handful of bytecodes: requests are counted by index (passed
+        # + i - base), misses and other ops in their own branches, and a closed loop's latest
+        # end is its last one.
         budget = self.remaining
-        last = self.last_end
-        # counted in locals and stored on the way out: the hot loop does no attribute writes
-        hits = served = reads = 0
-        # a request the agenda chose is served whatever the bounds; one we resume is not
-        lb, wb = (INF, INF) if chosen else (local, world)
+        passed = 0  # requests served from chunks already left behind
+        base = i
+        stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
+        misses = others = 0
+        # what a miss needs, in locals: the miss path is most of a run's time
+        latest, dirty, anon_dirty, told = self.latest, self.dirty, self.anon_dirty, self.told
+        base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
+        hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
+        last = end = self.last_end
         while True:
-            if t >= lb:
-                self._later(t, th)
-                break
-            if i >= n:
-                if not th.refill():
-                    break
-                self.hist.flush()
-                ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, 0, th.n
-            if served >= budget:
-                break
-            op = ops[i]
-            if op == 0:
-                vpage = pages[i]
-                try:
-                    touch(vpage)
-                except KeyError:
-                    if t >= wb:
-                        self._later(t, th)
+            if i >= stop:
+                if i >= n:
+                    passed += i - base
+                    base = i
+                    if not th.refill():
                         break
-                    end = self._miss(t, vpage, th, gaps[i], local, world)
-                    if end is None:  # the miss waits for the world
-                        served += 1
-                        reads += 1
-                        i += 1
-                        if closed:
-                            break
-                        t += gaps[i - 1]  # an open loop goes on arriving...
-                        local = min(local, self.agenda[0][0])  # ...until the page arrives
-                        lb, wb = local, world
-                        continue
-                else:
-                    hits += 1
-                    end = t + hit_cost
-                reads += 1
-            else:
-                if t >= wb:
+                    self.hist.flush()
+                    ops, pages, gaps, n = th.ops, th.pages, th.gaps, th.n
+                    i = base = 0
+                if passed + i - base >= budget:  # the request budget is spent
+                    break
+                left = budget - (passed + i - base)
+                stop = n if n - i <= left else i + left
+            if ops[i]:
+                # the first request of a chosen run ignores the world bound
+                if t >= world and (passed + i - base or not chosen):
                     self._later(t, th)
                     break
+                op = ops[i]
+                others += 1
                 if op == 1:
                     end = self._write(t, pages[i], th.dups[i])
                 elif op == 2:
                     end = self._truncate(t, pages[i])
                 else:
                     end = self._anon(t, pages[i], op == OP_ANON_WRITE)
-            served += 1
-            if end > last:
-                last = end
+                if end > last:
+                    last = end
+            else:
+                vpage = pages[i]
+                if vpage in cached:
+                    touch(vpage)
+                    end = t + hit_cost
+                else:
+                    if t >= world and (passed + i - base or not chosen):
+                        self._later(t, th)
+                        break
+                    misses += 1
+                    written = latest.get(vpage, 0)
+                    loc = (base_loc if cow and not written else own_loc) | vpage
+                    ready, data = hv_read(index, vpage, loc, t)
+                    if data != written:
+                        self.counters.stale_reads += 1
+                    # The page goes in now if nothing can come before it arrives: this guest's
+                    # agenda only, when its eviction can touch no one else, else the world too.
+                    # An open loop keeps arriving meanwhile, so its page waits in the agenda.
+                    silent = not told and not dirty and not anon_dirty
+                    if closed and ready < (local if local < world or silent else world):
+                        victim = cache_insert(vpage)
+                        end = ready
+                        # a clean file page under a transparent policy leaves without a word
+                        if victim is not None and (told or victim[0] < 0 or victim[0] in dirty):
+                            end += self._evict(ready, victim[0])
+                        record(end - t)
+                    else:
+                        self._await(ready, th, vpage, t, gaps[i], data)
+                        i += 1
+                        if closed:
+                            break
+                        t += gaps[i - 1]  # an open loop goes on arriving...
+                        local = min(local, self.agenda[0][0])  # ...until the page arrives
+                        if t >= local:
+                            self._later(t, th)
+                            break
+                        continue
             t = (end if closed else t) + gaps[i]
             i += 1
-            lb, wb = local, world
+            if t >= local:
+                self._later(t, th)
+                break
+        if end > last:
+            last = end
+        served = passed + i - base
         th.i = i
         self.remaining -= served
         self.last_end = last
         c = self.counters
-        c.guest_hits += hits
+        c.guest_hits += served - others - misses
         c.requests += served
-        c.reads += reads
+        c.reads += served - others
 
     def _bounds(self) -> tuple[float, float]:
         """(local, world): actions strictly before `local` cannot be disturbed in this guest;
@@ -222,36 +257,15 @@ class Guest:
         else:
             self._later(t, th)
 
-    def _miss(self, t, vpage, th, gap, local, world):
-        """A page-cache miss at t: ask the hypervisor; finish now if nothing can intervene.
-
-        Finishing inserts the page and evicts a victim. Under a policy that is not told of
-        evictions and with no dirty page to write back, that touches this guest alone, so only
-        the local bound applies; otherwise the world's too.
-        """
-        latest = self.latest.get(vpage, 0)
-        loc = (self.base_loc if self.cow and not latest else self.own_loc) | vpage
-        done, data = self.hv_read(self.index, vpage, loc, t)
-        if data != latest:
-            self.counters.stale_reads += 1
-        silent = not self.told and not self.dirty and not self.anon_dirty
-        bound = local if local < world or silent else world
-        # a closed-loop thread waits for its miss; an open loop goes on arriving, and a later
-        # arrival must find the page still in flight: its insertion waits in the agenda
-        if done < bound and th.closed:  # nothing came in between: insert the page now
-            victim = self.cache_insert(vpage)
-            end = done
-            # a clean file page under a transparent policy leaves without a word: no call
-            if victim is not None and (self.told or victim[0] < 0 or victim[0] in self.dirty):
-                end += self._evict(done, victim[0])
-            self.record(end - t)
-            return end
+    def _await(self, ready: float, th: Thread, vpage: int, started: float, gap: float,
+               data: int) -> None:
+        """A miss's page arrives at `ready`, after something else may have happened: the fill
+        waits in the agenda. Each open-loop request gets its own order, after every thread."""
         order = th.order
         if not th.closed:
             self.open_serial += 1
             order = ORDER_OPEN + self.open_serial
-        heapq.heappush(self.agenda, (done, order, self._finish, (th, vpage, t, gap, data)))
-        return None
+        heapq.heappush(self.agenda, (ready, order, self._finish, (th, vpage, started, gap, data)))
 
     def _finish(self, t, arg) -> None:
         th, vpage, started, gap, data = arg
