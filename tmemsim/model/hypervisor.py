@@ -7,43 +7,43 @@ guest's requests cost the host (host hits, disk reads and writes).
 from __future__ import annotations
 
 from ..images import PAGE_BITS, PAGE_MASK
-from ..policies.base import IGNORED, PUT_ACCEPTED, READ_DISK, WRITE_DISK, Policy
+from ..policies.base import IGNORED, PUT_ACCEPTED, PUT_REJECTED, READ_DISK, WRITE_DISK, Policy
 
 
 class Hypervisor:
-    __slots__ = ("policy", "costs", "counters", "_disk_of", "_offset_of", "_owner_of",
-                 "_read_cost", "_write_cost", "told", "_policy_read", "_pending")
+    __slots__ = ("policy", "costs", "counters", "_file_of", "_owner_of",
+                 "_read_cost", "_write_cost", "told", "_policy_read", "_policy_evicted",
+                 "_put_cost", "_pending")
 
     def __init__(self, policy, costs, disks: dict, layout, counters: list):
         self.policy = policy
         self.costs = costs
         self.counters = counters
-        self._disk_of = [disks[f.disk] for f in layout.files]
-        self._offset_of = [f.offset for f in layout.files]
+        self._file_of = [(disks[f.disk], f.offset) for f in layout.files]  # file -> disk, block 0
         self._owner_of = [f.owner for f in layout.files]
         self._read_cost = costs.read
         self._write_cost = costs.write
         self._policy_read = policy.read
+        self._policy_evicted = policy.evicted
+        self._put_cost = {IGNORED: 0.0, PUT_ACCEPTED: costs.put, PUT_REJECTED: costs.put_rejected}
         self._pending = policy.pending_writes  # the same list for the policy's life
         # transparent policies are never told of clean evictions: skip the call altogether
         self.told = type(policy).evicted is not Policy.evicted
 
     def io(self, loc: int, t: float, is_write: bool) -> float:
         """Device completion time of one page I/O at location loc, issued at t."""
-        f = loc >> PAGE_BITS
-        return self._disk_of[f].submit(t, self._offset_of[f] + (loc & PAGE_MASK), is_write)
+        disk, offset = self._file_of[loc >> PAGE_BITS]
+        return disk.submit(t, offset + (loc & PAGE_MASK), is_write)
 
     def read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
         """A guest page-cache miss at t: (completion time, data returned)."""
         path, data = self._policy_read(guest, vpage, loc)
-        c = self.counters[guest]
         if path >= READ_DISK:
-            c.disk_reads += 1
-            f = loc >> PAGE_BITS
-            done = self._disk_of[f].submit(t, self._offset_of[f] + (loc & PAGE_MASK), False)
-            done += self._read_cost[path]
+            self.counters[guest].disk_reads += 1
+            disk, offset = self._file_of[loc >> PAGE_BITS]
+            done = disk.submit(t, offset + (loc & PAGE_MASK), False) + self._read_cost[path]
         else:
-            c.host_hits += 1
+            self.counters[guest].host_hits += 1
             done = t + self._read_cost[path]
         if self._pending:
             self.drain(t)
@@ -63,12 +63,7 @@ class Hypervisor:
 
     def evicted(self, guest: int, vpage: int, loc: int, data: int) -> float:
         """A clean page left the guest cache: the CPU time the guest spends telling the host."""
-        if not self.told:
-            return 0.0
-        outcome = self.policy.evicted(guest, vpage, loc, data)
-        if outcome == IGNORED:
-            return 0.0
-        return self.costs.put if outcome == PUT_ACCEPTED else self.costs.put_rejected
+        return self._put_cost[self._policy_evicted(guest, vpage, loc, data)]
 
     def invalidate(self, guest: int, pages: list) -> float:
         """A truncate, or a write to an uncached page: the CPU time of the flush hypercalls."""

@@ -97,24 +97,18 @@ class Tmem(Policy):
             else:
                 del self.refs[content]
 
-    def _victim(self, putter: int | None):
-        """The key to evict for room, or None if nothing can be evicted.
-
-        With weights: the putter's own oldest page if it is over its weighted share, else the
+    def _weighted_victim(self, putter: int | None) -> int:
+        """With weights: the putter's own oldest page if it is over its weighted share, else the
         oldest page of the guest most over its share (lowest index on a tie); when nobody is
-        over, the global oldest.
-        """
-        if not self.eph:
-            return None
-        if self.weighted:
-            total = sum(self.weights)
-            excess = [n - self.capacity * w / total
-                      for n, w in zip(self.private_of, self.weights, strict=True)]
-            if putter is not None and excess[putter] > 0 and self.by_guest[putter]:
-                return next(iter(self.by_guest[putter]))
-            over = [(e, -g) for g, e in enumerate(excess) if e > 0 and self.by_guest[g]]
-            if over:
-                return next(iter(self.by_guest[-max(over)[1]]))
+        over, the global oldest."""
+        total = sum(self.weights)
+        excess = [n - self.capacity * w / total
+                  for n, w in zip(self.private_of, self.weights, strict=True)]
+        if putter is not None and excess[putter] > 0 and self.by_guest[putter]:
+            return next(iter(self.by_guest[putter]))
+        over = [(e, -g) for g, e in enumerate(excess) if e > 0 and self.by_guest[g]]
+        if over:
+            return next(iter(self.by_guest[-max(over)[1]]))
         return next(iter(self.eph))
 
     # ------------------------------------------------------------ the hypercalls
@@ -133,7 +127,11 @@ class Tmem(Policy):
             entry = self.eph.get(key, _MISS)
             if entry is _MISS:
                 return READ_DISK_AFTER_CALL, self.store.get(loc, 0)
-            self._remove(key)
+            if self.weighted or self.dedup:
+                self._remove(key)
+            else:  # _remove() of a private page, written out: nearly every get that hits
+                del self.eph[key]
+                self.private_of[guest] -= 1
         c.tmem_get_hits += 1
         return READ_HOST_CALL, entry[0]
 
@@ -147,7 +145,9 @@ class Tmem(Policy):
         c = self.counters[guest]
         c.tmem_puts += 1
         eph = self.eph
-        key = self._key(guest, vpage, loc)
+        # self._key(), written out: a put follows nearly every miss
+        key = (loc if self.shared and self._base[loc >> PAGE_BITS]
+               else (guest + 1) * _PRIVATE | vpage)
         if key in eph:
             self._remove(key)  # an overwrite: the old copy must not survive a failed put
         if self.dedup:
@@ -172,9 +172,10 @@ class Tmem(Policy):
 
     def _evict_one(self, putter: int | None) -> bool:
         """Evict one ephemeral page to make room for putter's put; False if none can go."""
-        victim = self._victim(putter)
-        if victim is None:
+        if not self.eph:
             return False
+        # the oldest put goes first, unless weights say whose page it must be
+        victim = self._weighted_victim(putter) if self.weighted else next(iter(self.eph))
         owner = (victim >> 48) - 1 if victim >= _PRIVATE else (putter or 0)
         self.counters[owner].tmem_evictions += 1
         self._remove(victim)
