@@ -348,3 +348,27 @@ def test_lru_and_fifo_match_a_reference_model(kind, capacity, seq):
             c.remove(k)
             m.remove(k)
         assert list(c.keys()) == m.keys
+
+
+@pytest.mark.parametrize("name", sorted(CACHES))
+@settings(max_examples=150, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["get", "insert", "remove"]),
+                              st.integers(0, 12)), max_size=80),
+       capacity=st.integers(0, 6))
+def test_next_victim_is_what_insert_evicts(name, ops, capacity):
+    """next_victim() foretells the eviction of the next insert, and changes nothing itself."""
+    cache = make_cache(name, capacity)
+    for op, key in ops:
+        if op == "get":
+            cache.get(key)
+        elif op == "remove":
+            cache.remove(key)
+        elif key not in cache:
+            foretold = cache.next_victim()
+            before = list(cache.items())
+            assert cache.next_victim() == foretold and list(cache.items()) == before
+            victim = cache.insert(key)
+            if foretold is None:
+                assert victim is None or victim[0] == key  # room, or a zero-sized cache
+            else:
+                assert victim is not None and victim[0] == foretold

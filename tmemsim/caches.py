@@ -74,6 +74,12 @@ class Cache:
     def remove(self, key, default=None):
         return self._d.pop(key, default)
 
+    def next_victim(self):
+        """The key insert() would evict now, or None if there is room; changes nothing."""
+        if len(self) < self.capacity or not self.capacity:
+            return None
+        return next(iter(self._d))
+
     def resize(self, capacity: int) -> list:
         """Change the capacity; returns what had to be evicted to fit."""
         self.capacity = capacity
@@ -159,6 +165,14 @@ class Clock(Cache):
             else:
                 return key, value
 
+    def next_victim(self):
+        if len(self._d) < self.capacity or not self.capacity:
+            return None
+        # the hand passes the pages whose bit is set and stops at the first without; if every
+        # bit is set, one full turn clears them all and the first page goes
+        ref = self._ref
+        return next((key for key in self._d if key not in ref), next(iter(self._d)))
+
     def remove(self, key, default=None):
         self._ref.discard(key)
         return self._d.pop(key, default)
@@ -227,6 +241,11 @@ class TwoList(Cache):
         if self._d:
             return self._d.popitem(last=False)
         return self._active.popitem(last=False)
+
+    def next_victim(self):
+        if len(self) < self.capacity or not self.capacity:
+            return None
+        return next(iter(self._d or self._active))
 
     def remove(self, key, default=None):
         value = self._d.pop(key, MISSING)
