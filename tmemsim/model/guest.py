@@ -149,7 +149,7 @@ class Guest:
         stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
         misses = others = 0
         # what a miss needs, in locals: the miss path is most of a run's time
-        latest, dirty, told = self.latest, self.dirty, self.told
+        latest, dirty, anon_dirty, told = self.latest, self.dirty, self.anon_dirty, self.told
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
         last = end = self.last_end
@@ -201,8 +201,8 @@ class Guest:
                     # agenda only, when its eviction can touch no one else (a transparent policy,
                     # a clean victim), else the world too. An open loop keeps arriving meanwhile,
                     # so its page waits in the agenda.
-                    if closed and ready < (local if local < world or (
-                            not told and self._clean_victim()) else world):
+                    if closed and ready < (local if local < world or not told and (
+                            not dirty and not anon_dirty or self._clean_victim()) else world):
                         victim = cache_insert(vpage)
                         end = ready
                         # a clean file page under a transparent policy leaves without a word
@@ -262,11 +262,8 @@ class Guest:
         """True if inserting a page now evicts nothing that must be written: no dirty file page,
         no anonymous page without a current swap copy. Until this guest's next action (the local
         bound) no one else touches its cache, so the victim then is the victim now."""
-        dirty, anon_dirty = self.dirty, self.anon_dirty
-        if not dirty and not anon_dirty:
-            return True
         victim = self.cache.next_victim()
-        return victim is None or (victim not in dirty and victim not in anon_dirty)
+        return victim is None or (victim not in self.dirty and victim not in self.anon_dirty)
 
     def _await(self, ready: float, th: Thread, vpage: int, started: float, gap: float,
                data: int) -> None:

@@ -172,13 +172,18 @@ class Tmem(Policy):
 
     def _evict_one(self, putter: int | None) -> bool:
         """Evict one ephemeral page to make room for putter's put; False if none can go."""
-        if not self.eph:
+        eph = self.eph
+        if not eph:
             return False
-        # the oldest put goes first, unless weights say whose page it must be
-        victim = self._weighted_victim(putter) if self.weighted else next(iter(self.eph))
+        if self.weighted or self.dedup:
+            victim = self._weighted_victim(putter) if self.weighted else next(iter(eph))
+            self._remove(victim)
+        else:  # the oldest put goes, and only the private count needs keeping (see _remove)
+            victim = eph.popitem(False)[0]
+            if victim >= _PRIVATE:
+                self.private_of[(victim >> 48) - 1] -= 1
         owner = (victim >> 48) - 1 if victim >= _PRIVATE else (putter or 0)
         self.counters[owner].tmem_evictions += 1
-        self._remove(victim)
         return True
 
     # ------------------------------------------------------------ frontswap
