@@ -1,7 +1,8 @@
 """Replacement structures behind one small interface: lru, fifo, clock, twolist.
 
 Plain Python, no SimPy. Every cache maps a key to a value and speaks libCacheSim's verbs:
-`get` (look up and refresh), `find` (look up, no refresh), `insert`, `evict`, `remove`.
+`get` (look up and refresh), `find` (look up, no refresh), `insert`, `evict`, `remove`; the
+guest's hot path uses `members`, `toucher` and `next_victim` (defaults fit any `_d`-based cache).
 """
 
 from __future__ import annotations

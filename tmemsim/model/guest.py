@@ -141,8 +141,8 @@ class Guest:
         closed = th.closed
         ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, th.i, th.n
         # The hit path is kept to a handful of bytecodes: requests are counted by index (passed
-        # + i - base), misses and other ops in their own branches, and a closed loop's latest
-        # end is its last one.
+        # + i - base), misses and other ops in their own branches, and hits end in the order
+        # they arrive, so the latest end among them is simply the last one's.
         budget = self.remaining
         passed = 0  # requests served from chunks already left behind
         base = i
