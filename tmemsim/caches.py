@@ -79,6 +79,10 @@ class Cache:
         """The key insert() would evict now, or None if there is room; changes nothing."""
         if len(self) < self.capacity or not self.capacity:
             return None
+        return self._first_out()
+
+    def _first_out(self):
+        """The key evict() would give up now (the cache is not empty); changes nothing."""
         return next(iter(self._d))
 
     def resize(self, capacity: int) -> list:
@@ -166,9 +170,7 @@ class Clock(Cache):
             else:
                 return key, value
 
-    def next_victim(self):
-        if len(self._d) < self.capacity or not self.capacity:
-            return None
+    def _first_out(self):
         # the hand passes the pages whose bit is set and stops at the first without; if every
         # bit is set, one full turn clears them all and the first page goes
         ref = self._ref
@@ -243,9 +245,7 @@ class TwoList(Cache):
             return self._d.popitem(last=False)
         return self._active.popitem(last=False)
 
-    def next_victim(self):
-        if len(self) < self.capacity or not self.capacity:
-            return None
+    def _first_out(self):
         return next(iter(self._d or self._active))
 
     def remove(self, key, default=None):
