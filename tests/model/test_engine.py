@@ -1,5 +1,6 @@
-"""The SimPy world: determinism, batched == unbatched, request accounting, the LRU guest cache
-against libCacheSim, an M/M/1 disk against queueing theory, and dirty-page write-back."""
+"""The SimPy world: determinism, batched == unbatched, disks fed in time order, request
+accounting, the LRU guest cache against libCacheSim, an M/M/1 disk against queueing theory, and
+dirty-page write-back."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.model import World
+from tmemsim.model.disk import Disk
 from tmemsim.units import PAGE_SIZE
 from tmemsim.workloads.traces import write_oracle_general
 
@@ -124,6 +128,40 @@ def _cow() -> dict:
 
 
 
+def _swap() -> dict:
+    """Anonymous working sets above guest memory on one single-channel ssd: swap-ins end after
+    others' requests start, and the page they evict may have to be swapped out."""
+    anon = {"size": "2MiB", "fraction": 0.9, "alpha": 0.6, "read_fraction": 0.5}
+    small = {"memory": "3MiB", "reserved": "2MiB"}  # 256 pages of page cache
+    return scenario(
+        disks={"d": {"kind": "ssd", "channels": 1}}, duration="300ms",
+        policies=["none", "host-cache", "tmem"],
+        guests=[guest("s", count=2, **small, max_memory="4MiB",
+                      workload=workload(footprint=256, anon=anon, think_time="50us")),
+                guest("t", **small, workload=workload(footprint=256, anon=anon, threads=2,
+                                                      think_time="50us"))])
+
+
+def _churn() -> dict:
+    """Files truncated and written anew, O_SYNC and not, by churn and by a script's thread."""
+    steps = [f"{op} {page}" for page in range(0, 96, 3) for op in ("w", "r", "t")]
+    return scenario(
+        policies=["none", "tmem", "dedup"],
+        guests=[guest("c", count=2, dirty_expire="20ms", writeback_interval="10ms",
+                      workload=workload(read_fraction=0.5, sync=True, think_time="20us",
+                                        churn={"rate": "200/s"})),
+                guest("w", workload=workload(read_fraction=0.5, think_time="20us",
+                                             churn={"rate": "500/s"})),
+                guest("s", workload={"kind": "script", "steps": steps, "sync": True,
+                                     "think_time": "10us"})])
+
+
+def _open_anon() -> dict:
+    anon = {"size": "12MiB", "fraction": 0.5, "alpha": 0.6, "read_fraction": 0.5}
+    return scenario(policies=["none", "tmem"], guests=[guest(workload=workload(
+        anon=anon, arrival={"kind": "poisson", "rate": "20000/s"}))])
+
+
 ENGINE_CASES = [
     pytest.param(scenario(), None, id="single-thread"),
     pytest.param(scenario(guests=[guest(workload=workload(
@@ -140,6 +178,9 @@ ENGINE_CASES = [
                  id="writes-short-dirty-expire"),
     *[pytest.param(_cow(), p, id=f"cow-copy-{p}")
       for p in ["host-cache", "tmem", "tmem+pool=shared", "dedup"]],
+    *[pytest.param(_swap(), p, id=f"swap-{p}") for p in ["none", "host-cache", "tmem"]],
+    *[pytest.param(_churn(), p, id=f"churn-{p}") for p in ["none", "tmem", "dedup"]],
+    *[pytest.param(_open_anon(), p, id=f"open-loop-anon-{p}") for p in ["none", "tmem"]],
 ]
 
 
@@ -160,6 +201,88 @@ def test_batched_equals_unbatched(d, policy):
     pd.testing.assert_frame_equal(batched.latency, unbatched.latency)
     all_row = batched.row()
     assert all_row.requests > 1000 and all_row.disk_reads > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# every disk is fed in time order
+#
+# A disk computes each completion when the I/O is submitted, so it is a FIFO queue only if I/Os
+# reach it in the order they arrive. Work the guest does after its request's start (the eviction
+# when a swap-in's page arrives, the writes of a truncated file) must wait in the agenda when
+# something else could come first.
+
+
+def _arrivals(monkeypatch) -> dict:
+    seen: dict = {}
+    submit = Disk.submit
+
+    def recording(self, t, block, is_write):
+        seen.setdefault(self.name, []).append(t)
+        return submit(self, t, block, is_write)
+
+    monkeypatch.setattr(Disk, "submit", recording)
+    return seen
+
+
+def _out_of_order(seen: dict) -> dict:
+    late = {}
+    for name, times in seen.items():
+        latest = np.maximum.accumulate(np.asarray(times))
+        early = latest - np.asarray(times)
+        if early.max() > 0:
+            late[name] = (int((early > 0).sum()), len(times), float(early.max()))
+    return late
+
+
+@pytest.mark.parametrize("d, policy", [
+    pytest.param(_swap(), p, id=f"swap-{p}") for p in ["none", "host-cache", "tmem"]] + [
+    pytest.param(_churn(), p, id=f"churn-{p}") for p in ["none", "tmem", "dedup"]] + [
+    pytest.param(_open_anon(), "none", id="open-loop-anon")])
+@pytest.mark.parametrize("engine", ["batched", "unbatched"])
+def test_every_disk_sees_its_requests_in_time_order(monkeypatch, d, policy, engine):
+    seen = _arrivals(monkeypatch)
+    out = run_world({**d, "engine": engine}, policy)
+    assert sum(map(len, seen.values())) > 100, "too few I/Os to test anything"
+    assert _out_of_order(seen) == {}, "(late I/Os, all I/Os, most seconds early) per disk"
+    assert sum(c["swap_ins"] + c["truncates"] for c in out.counters) > 0  # what's tested ran
+
+
+@st.composite
+def io_heavy_scenarios(draw):
+    """1–3 guests on a shared 1–2 channel disk: swap, truncates, O_SYNC writes, open loops."""
+    guests = []
+    for i in range(draw(st.integers(1, 3))):
+        w = workload(footprint=draw(st.sampled_from([300, 3000])),
+                     read_fraction=draw(st.sampled_from([0.5, 0.9, 1.0])),
+                     sync=draw(st.booleans()))
+        if draw(st.booleans()):
+            w["arrival"] = {"kind": "poisson", "rate": draw(st.sampled_from(["5000/s",
+                                                                             "50000/s"]))}
+        else:
+            w["threads"] = draw(st.integers(1, 3))
+            w["think_time"] = {"kind": "exponential", "mean": "100us"}
+        if draw(st.booleans()):
+            w["anon"] = {"size": draw(st.sampled_from(["2MiB", "12MiB"])),
+                         "fraction": draw(st.sampled_from([0.3, 0.9])),
+                         "alpha": 0.6, "read_fraction": 0.5}
+        if draw(st.booleans()):
+            w["churn"] = {"rate": draw(st.sampled_from(["50/s", "1000/s"]))}
+        guests.append(guest(f"g{i}", dirty_expire="20ms", writeback_interval="10ms",
+                            workload=w))
+    disk = {"kind": draw(st.sampled_from(["hdd", "ssd"])), "channels": draw(st.integers(1, 2))}
+    policy = draw(st.sampled_from(ALL_POLICIES))
+    return scenario(guests=guests, disks={"d": disk}, policies=[policy], duration="150ms",
+                    seed=draw(st.integers(0, 2**16)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(io_heavy_scenarios())
+def test_property_disks_see_requests_in_time_order_and_engines_agree(d):
+    with pytest.MonkeyPatch.context() as mp:
+        seen = _arrivals(mp)
+        batched = run_world({**d, "engine": "batched"})
+    assert _out_of_order(seen) == {}
+    assert batched.counters == run_world({**d, "engine": "unbatched"}).counters
 
 
 def test_batching_saves_events():

@@ -1,10 +1,9 @@
 """Disks as FIFO queues with `channels` parallel servers and per-kind service times.
 
 Each completion is computed when the I/O is submitted: service starts when the earliest channel
-frees up. No SimPy event is needed for a disk I/O. Submissions come almost always in time order;
-the exception (a simplification) is an I/O the guest issues at the end of its own request, such
-as the write-back of the dirty page a miss evicts or the swap-out after a swap-in: it takes its
-channel at submission, ahead of requests from others that arrive earlier but are simulated later.
+frees up. No SimPy event is needed for a disk I/O. This is an exact FIFO because the model
+submits every I/O in time order (tests/model/test_engine.py checks it): what a guest does after
+its request's start waits in its agenda whenever something else could come first.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ class Guest:
         stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
         misses = others = 0
         # what a miss needs, in locals: the miss path is most of a run's time
-        latest, dirty, anon_dirty, told = self.latest, self.dirty, self.anon_dirty, self.told
+        latest, dirty, told = self.latest, self.dirty, self.told
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
         last = end = self.last_end
@@ -177,9 +177,15 @@ class Guest:
                 if op == 1:
                     end = self._write(t, pages[i], th.dups[i])
                 elif op == 2:
-                    end = self._truncate(t, pages[i])
+                    end = self._truncate(t, pages[i], th, gaps[i], local, world)
                 else:
-                    end = self._anon(t, pages[i], op == OP_ANON_WRITE)
+                    end = self._anon(t, pages[i], op == OP_ANON_WRITE, th, gaps[i], local, world)
+                if end is None:  # the request ends later, through the agenda
+                    end = last
+                    if closed:
+                        i += 1
+                        break
+                    local = min(local, self.agenda[0][0])
                 if end > last:
                     last = end
             else:
@@ -201,8 +207,7 @@ class Guest:
                     # agenda only, when its eviction can touch no one else (a transparent policy,
                     # a clean victim), else the world too. An open loop keeps arriving meanwhile,
                     # so its page waits in the agenda.
-                    if closed and ready < (local if local < world or not told and (
-                            not dirty and not anon_dirty or self._clean_victim()) else world):
+                    if closed and ready < (local if local < world else self._entry_bound(local, world)):
                         victim = cache_insert(vpage)
                         end = ready
                         # a clean file page under a transparent policy leaves without a word
@@ -210,16 +215,11 @@ class Guest:
                             end += self._evict(ready, victim[0])
                         record(end - t)
                     else:
-                        self._await(ready, th, vpage, t, gaps[i], data)
-                        i += 1
+                        self._await(ready, th, self._finish, (th, vpage, t, gaps[i], data))
                         if closed:
+                            i += 1
                             break
-                        t += gaps[i - 1]  # an open loop goes on arriving...
-                        local = min(local, self.agenda[0][0])  # ...until the page arrives
-                        if t >= local:
-                            self._later(t, th)
-                            break
-                        continue
+                        local = min(local, self.agenda[0][0])  # an open loop arrives on meanwhile
             t = (end if closed else t) + gaps[i]
             i += 1
             if t >= local:
@@ -258,6 +258,15 @@ class Guest:
         else:
             self._later(t, th)
 
+    def _entry_bound(self, local: float, world: float) -> float:
+        """The time before which a page may enter the cache at once: the local bound if its
+        eviction touches no one else (a transparent policy, a victim that needs no write), else
+        also the world's."""
+        if local < world or not self.told and (
+                not self.dirty and not self.anon_dirty or self._clean_victim()):
+            return local
+        return world
+
     def _clean_victim(self) -> bool:
         """True if inserting a page now evicts nothing that must be written: no dirty file page,
         no anonymous page without a current swap copy. Until this guest's next action (the local
@@ -265,15 +274,16 @@ class Guest:
         victim = self.cache.next_victim()
         return victim is None or (victim not in self.dirty and victim not in self.anon_dirty)
 
-    def _await(self, ready: float, th: Thread, vpage: int, started: float, gap: float,
-               data: int) -> None:
-        """A miss's page arrives at `ready`, after something else may have happened: the fill
-        waits in the agenda. Each open-loop request gets its own order, after every thread."""
-        order = th.order
-        if not th.closed:
+    def _await(self, ready: float, th: Thread | None, action, arg) -> None:
+        """Something happens at `ready`, after something else may have: `action(ready, arg)` waits
+        in the agenda. A thread keeps its order; each open-loop request, and work of no thread,
+        gets its own, after every thread's."""
+        if th is not None and th.closed:
+            order = th.order
+        else:
             self.open_serial += 1
             order = ORDER_OPEN + self.open_serial
-        heapq.heappush(self.agenda, (ready, order, self._finish, (th, vpage, started, gap, data)))
+        heapq.heappush(self.agenda, (ready, order, action, arg))
 
     def _finish(self, t, arg) -> None:
         th, vpage, started, gap, data = arg
@@ -348,11 +358,15 @@ class Guest:
         c.write_latency_s += end - t
         return end
 
-    def _truncate(self, t: float, vpage: int) -> float:
+    def _truncate(self, t: float, vpage: int, th: Thread | None, gap: float, local: float,
+                  world: float) -> float | None:
         """Truncate and recreate the file holding vpage: drop its pages, flush, write anew.
+        Returns when the last page is written, or None if the writing goes on from the agenda.
 
         Dirty pages are dropped without write-back; the recreated file is written through the
-        page cache like any other write (its pages become dirty and are flushed later).
+        page cache like any other write (its pages become dirty and are flushed later). The
+        writes follow one another in time (each may evict, and an O_SYNC one waits for the
+        disk), so a write that comes after something else could happen waits in the agenda.
         """
         self.counters.truncates += 1
         first = vpage - vpage % self.file_pages
@@ -364,46 +378,94 @@ class Guest:
             dirty.pop(p, None)
             pages.append((p, self.gdisk.location(p, p in latest)))
         end = t + self.hv.invalidate(self.index, pages)
-        for p in range(first, last):
-            end = self._write(end, p, False, flushed=True)
-        return end
+        job = (th, list(range(last - 1, first - 1, -1)), gap)  # pages to write, last first
+        return self._rewrite(end, job, local, world, chosen=False)
+
+    def _rewrite(self, t: float, job, local: float, world: float, chosen: bool) -> float | None:
+        """Write a truncated file's pages from t on, while nothing else can come first."""
+        th, pages, _ = job
+        while pages:
+            if not chosen and (t >= local or t >= world):
+                self._await(t, th, self._rewritten, job)
+                return None
+            chosen = False
+            t = self._write(t, pages.pop(), False, flushed=True)
+        return t
+
+    def _rewritten(self, t: float, job) -> None:
+        """The agenda's turn for a truncated file's next page (see _truncate)."""
+        end = self._rewrite(t, job, *self._bounds(), chosen=True)
+        if end is None:
+            return
+        self.last_end = end if end > self.last_end else self.last_end
+        th, _, gap = job
+        if th is not None and th.closed:
+            self._resume(end + gap, th)
 
     # ------------------------------------------------------------ anonymous memory and swap
 
-    def _anon(self, t: float, apage: int, write: bool) -> float:
-        """Touch an anonymous page: a hit, a zero-fill on first touch, or a swap-in.
+    def _anon(self, t: float, apage: int, write: bool, th: Thread, gap: float, local: float,
+              world: float) -> float | None:
+        """Touch an anonymous page: a hit, a zero-fill on first touch, or a swap-in. Returns when
+        the request is done, or None if the page comes in later, through the agenda.
 
         Anonymous pages share the page cache with file pages (one replacement list; no
         swappiness bias). A page keeps its swap slot after a swap-in (Linux's swap cache), so a
-        clean page leaves again without I/O; a write dirties it and frees the slot.
+        clean page leaves again without I/O; a write dirties it and frees the slot. As with a
+        file miss, the page enters (and evicts one) when it arrives; the eviction's I/O goes to
+        the disks then, in time order with everyone else's.
         """
         c = self.counters
         c.anon_touches += 1
         key = -1 - apage
-        end = t + self.hit_cost
+        if self.cache.get(key):
+            end = t + self.hit_cost
+            if write:
+                self._anon_write(key, apage)
+            c.anon_latency_s += end - t
+            return end
+        arrives = t + self.hit_cost
+        if key in self.slots:
+            c.swap_ins += 1
+            done, data, in_memory = self.hv.swap_in(self.index, apage, self.swap_loc | apage, t)
+            if data != self.latest.get(key, 0):
+                c.stale_reads += 1
+            c.swap_ins_memory += in_memory
+            arrives = max(arrives, done)
+        else:
+            c.zero_fills += 1
+            self.anon_committed += 1
+            self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
+        if th.closed and arrives < self._entry_bound(local, world):
+            return self._anon_enter(arrives, key, apage, write, t)
+        self._await(arrives, th, self._anon_arrived, (th, key, apage, write, t, gap))
+        return None
+
+    def _anon_arrived(self, t: float, arg) -> None:
+        th, key, apage, write, started, gap = arg
+        end = self._anon_enter(t, key, apage, write, started)
+        self.last_end = end if end > self.last_end else self.last_end
+        if th.closed:
+            self._resume(end + gap, th)
+
+    def _anon_enter(self, t: float, key: int, apage: int, write: bool, started: float) -> float:
+        """An anonymous page faulted at `started` is in memory at t: it enters the cache (unless
+        another thread's fault brought it in meanwhile), then the write, if any, lands."""
+        end = t
         if not self.cache.get(key):
-            if key in self.slots:
-                c.swap_ins += 1
-                done, data, in_memory = self.hv.swap_in(self.index, apage,
-                                                        self.swap_loc | apage, t)
-                if data != self.latest.get(key, 0):
-                    c.stale_reads += 1
-                c.swap_ins_memory += in_memory
-                end = max(end, done)
-            else:
-                c.zero_fills += 1
-                self.anon_committed += 1
-                self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
             victim = self.cache.insert(key)
             if victim is not None:
-                end += self._evict(end, victim[0])
+                end += self._evict(t, victim[0])
         if write:
-            self.latest[key] = self.contents.new_write(self.index, key, False)
-            self.anon_dirty.add(key)
-            if self.slots.pop(key, None) is not None:
-                self.hv.swap_free(self.index, apage)
-        c.anon_latency_s += end - t
+            self._anon_write(key, apage)
+        self.counters.anon_latency_s += end - started
         return end
+
+    def _anon_write(self, key: int, apage: int) -> None:
+        self.latest[key] = self.contents.new_write(self.index, key, False)
+        self.anon_dirty.add(key)
+        if self.slots.pop(key, None) is not None:
+            self.hv.swap_free(self.index, apage)
 
     def _swap_out(self, t: float, key: int) -> float:
         """An anonymous page leaves memory: written to swap (frontswap first) unless its swap
@@ -442,9 +504,10 @@ class Guest:
     def _churn(self, t: float, _) -> None:
         """Delete and recreate one file of the footprint (file churn)."""
         file = int(self.churn_rng.integers(self.files))
-        self._truncate(t, file * self.file_pages)
+        # the next churn goes in the agenda first: the rewrite must not run past it
         if self.remaining > 0 and any(not th.ended for th in self.threads):
             self._next_churn()
+        self._truncate(t, file * self.file_pages, None, 0.0, *self._bounds())
 
     def _next_switch(self) -> None:
         nxt = next(self.switches, None)
