@@ -146,7 +146,7 @@ def _churn() -> dict:
     """Files truncated and written anew, O_SYNC and not, by churn and by a script's thread."""
     steps = [f"{op} {page}" for page in range(0, 96, 3) for op in ("w", "r", "t")]
     return scenario(
-        policies=["none", "tmem", "dedup"],
+        policies=["none", "tmem", "dedup"], duration="400ms",
         guests=[guest("c", count=2, dirty_expire="20ms", writeback_interval="10ms",
                       workload=workload(read_fraction=0.5, sync=True, think_time="20us",
                                         churn={"rate": "200/s"})),
