@@ -589,20 +589,21 @@ def test_libcachesim_reads_written_oracle_traces(tmp_path, capacity):
 # Memory ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_streaming_memory_stays_bounded(tmp_path):
-    # 3M lines (~150 MB): reading it must not hold the file; the process stays far below it.
-    path = tmp_path / "big.csv"
+def _msr_file(path, n: int, step: int = 500_000) -> None:
     rng = np.random.default_rng(1)
-    n, step = 3_000_000, 500_000
     with open(path, "w") as f:
         for start in range(0, n, step):
-            ts = T0 + np.arange(start, start + step) * 100
-            off = rng.integers(0, 1 << 26, step) * 512
-            size = rng.choice([512, 4096, 65536], step)
+            m = min(step, n - start)
+            ts = T0 + np.arange(start, start + m) * 100
+            off = rng.integers(0, 1 << 26, m) * 512
+            size = rng.choice([512, 4096, 65536], m)
             f.write("".join(f"{t},hm,{t % 3},{'Read' if s != 4096 else 'Write'},{o},{s},9\n"
                             for t, o, s in zip(ts.tolist(), off.tolist(), size.tolist(),
                                                strict=True)))
+
+
+def _peak_rss_mib_reading(path, n: int) -> float:
+    """Peak RSS of a fresh process that streams the whole trace at path (n records)."""
     script = textwrap.dedent(f"""
         import resource
         from tmemsim.workloads.traces import read_trace
@@ -614,5 +615,18 @@ def test_streaming_memory_stays_bounded(tmp_path):
     root = Path(traces.__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=root)
-    peak_mib = int(out.stdout.split()[-1]) / 1024
-    assert peak_mib < 300, f"peak RSS {peak_mib:.0f} MiB"
+    return int(out.stdout.split()[-1]) / 1024
+
+
+@pytest.mark.slow
+def test_streaming_memory_stays_bounded(tmp_path):
+    # Reading 3M lines (~150 MB) must not hold the file: the peak RSS may grow by far less than
+    # the 135 MB more it has than a 300k-line file. Measured against that smaller file, not as
+    # an absolute figure: the same fresh process peaked at 194 to 370 MiB on one machine,
+    # depending on what ran before it, whatever the file's size.
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    _msr_file(small, 300_000)
+    _msr_file(big, 3_000_000)
+    base = _peak_rss_mib_reading(small, 300_000)
+    peak = _peak_rss_mib_reading(big, 3_000_000)
+    assert peak - base < 48, f"peak RSS {peak:.0f} MiB against {base:.0f} MiB for a tenth"
