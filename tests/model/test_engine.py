@@ -16,6 +16,7 @@ import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.model import World
 from tmemsim.model.disk import Disk
+from tmemsim.model.guest import Guest
 from tmemsim.units import PAGE_SIZE
 from tmemsim.workloads.traces import write_oracle_general
 
@@ -271,8 +272,9 @@ def io_heavy_scenarios(draw):
                             workload=w))
     disk = {"kind": draw(st.sampled_from(["hdd", "ssd"])), "channels": draw(st.integers(1, 2))}
     policy = draw(st.sampled_from(ALL_POLICIES))
+    budget = draw(st.sampled_from([None, 3000]))  # a budget: the run ends with a request
     return scenario(guests=guests, disks={"d": disk}, policies=[policy], duration="150ms",
-                    seed=draw(st.integers(0, 2**16)))
+                    requests=budget, check=True, seed=draw(st.integers(0, 2**16)))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -280,9 +282,55 @@ def io_heavy_scenarios(draw):
 def test_property_disks_see_requests_in_time_order_and_engines_agree(d):
     with pytest.MonkeyPatch.context() as mp:
         seen = _arrivals(mp)
-        batched = run_world({**d, "engine": "batched"})
+        batched = run_world({**d, "engine": "batched"})  # check: true raises if broken
     assert _out_of_order(seen) == {}
-    assert batched.counters == run_world({**d, "engine": "unbatched"}).counters
+    unbatched = run_world({**d, "engine": "unbatched"})
+    assert batched.counters == unbatched.counters
+    assert batched.measured == unbatched.measured
+    assert all(c["stale_reads"] == 0 for c in batched.counters)
+
+
+# Work that waits in the agenda meets a world that moved on: what each such wait must keep.
+
+
+def _count_calls(monkeypatch, cls, name: str) -> list:
+    calls = []
+    method = getattr(cls, name)
+
+    def counted(self, *args):
+        calls.append(args[0])
+        return method(self, *args)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("engine", ["batched", "unbatched"])
+def test_truncates_among_readers_keep_guest_and_private_pool_apart(engine):
+    """Three threads read a small file set that churn keeps truncating and rewriting (O_SYNC)
+    under tmem: no page is ever both in the guest cache and its private pool (check: true raises
+    InvariantError), and no read is stale."""
+    d = scenario(policies=["tmem"], duration="300ms", seed=1, check=True, engine=engine,
+                 guests=[guest("c", memory="2560KiB", reserved="2MiB", workload=workload(
+                     footprint=512, alpha=0.3, threads=3, sync=True, think_time="20us",
+                     churn={"rate": "300/s"}))])
+    out = run_world(d)
+    c = out.counters[0]
+    assert c["truncates"] > 50 and c["stale_reads"] == 0
+    assert out.policy_counters[0]["tmem_puts"] > 0
+
+
+def test_a_fault_on_a_page_already_coming_in_waits_for_it(monkeypatch):
+    """Eight threads fault on 64 anonymous pages: each page is zero-filled once, however many
+    threads fault on it while its first fault waits in the agenda."""
+    waited = _count_calls(monkeypatch, Guest, "_anon_arrived")
+    anon = {"size": "256KiB", "fraction": 0.5, "alpha": 1.2, "read_fraction": 0.5}
+    s = tmemsim.load_scenario(scenario(policies=["none"], duration="300ms", guests=[
+        guest(workload=workload(anon=anon, threads=8, think_time="0us"))]))
+    w = World(s, select_policies(s)[0])
+    c = w.run().counters[0]
+    assert waited
+    assert c["zero_fills"] == w.guests[0].anon_committed <= 64  # the area has 64 pages
 
 
 def test_batching_saves_events():

@@ -61,6 +61,7 @@ class Guest:
         # anonymous pages are keyed -1 - apage in the page cache and in latest
         self.anon_dirty: set = set()  # resident anonymous pages whose swap copy is stale or none
         self.slots: dict = {}  # anonymous keys with a swap slot holding their latest data
+        self.arriving: dict = {}  # anonymous key -> when its fault, waiting in the agenda, ends
         self.swap_loc = (swap_file << PAGE_BITS) if swap_file is not None else 0
         self.counters = hypervisor.counters[index]
         self.hist = LatencyHistogram()
@@ -177,7 +178,7 @@ class Guest:
                 if op == 1:
                     end = self._write(t, pages[i], th.dups[i])
                 elif op == 2:
-                    end = self._truncate(t, pages[i], th, gaps[i], local, world)
+                    end = self._truncate(t, pages[i])
                 else:
                     end = self._anon(t, pages[i], op == OP_ANON_WRITE, th, gaps[i], local, world)
                 if end is None:  # the request ends later, through the agenda
@@ -274,13 +275,11 @@ class Guest:
         victim = self.cache.next_victim()
         return victim is None or (victim not in self.dirty and victim not in self.anon_dirty)
 
-    def _await(self, ready: float, th: Thread | None, action, arg) -> None:
-        """Something happens at `ready`, after something else may have: `action(ready, arg)` waits
-        in the agenda. A thread keeps its order; each open-loop request, and work of no thread,
-        gets its own, after every thread's."""
-        if th is not None and th.closed:
-            order = th.order
-        else:
+    def _await(self, ready: float, th: Thread, action, arg) -> None:
+        """A page arrives at `ready`, after something else may have happened: `action(ready, arg)`
+        waits in the agenda. Each open-loop request gets its own order, after every thread."""
+        order = th.order
+        if not th.closed:
             self.open_serial += 1
             order = ORDER_OPEN + self.open_serial
         heapq.heappush(self.agenda, (ready, order, action, arg))
@@ -328,13 +327,16 @@ class Guest:
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
         return self.hv_evicted(self.index, vpage, loc, data)
 
-    def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False) -> float:
+    def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False,
+               io_at: float | None = None) -> float:
         """A full-page write: into the page cache, dirty (or through to the host if sync).
 
         flushed: the host has just dropped every copy of the page (a truncate's object flush).
+        io_at: when the I/O it causes reaches the host, if not at t (see _truncate).
         """
         c = self.counters
         c.writes += 1
+        io = t if io_at is None else io_at
         serial = self.contents.new_write(self.index, vpage, pooled)
         was_written = vpage in self.latest
         self.latest[vpage] = serial
@@ -346,27 +348,26 @@ class Guest:
                     self.index, [(vpage, self.gdisk.location(vpage, was_written))])
             victim = cache.insert(vpage)
             if victim is not None:
-                cost += self._evict(t, victim[0])
+                cost += self._evict(io, victim[0])
         end = t + self.hit_cost + cost
         if self.sync:
             c.sync_writes += 1
             self.dirty.pop(vpage, None)
-            done = self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), serial, t)
+            done = self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), serial, io)
             end = max(end, done + cost)
         elif vpage not in self.dirty:
             self.dirty[vpage] = t
         c.write_latency_s += end - t
         return end
 
-    def _truncate(self, t: float, vpage: int, th: Thread | None, gap: float, local: float,
-                  world: float) -> float | None:
+    def _truncate(self, t: float, vpage: int) -> float:
         """Truncate and recreate the file holding vpage: drop its pages, flush, write anew.
-        Returns when the last page is written, or None if the writing goes on from the agenda.
 
         Dirty pages are dropped without write-back; the recreated file is written through the
         page cache like any other write (its pages become dirty and are flushed later). The
-        writes follow one another in time (each may evict, and an O_SYNC one waits for the
-        disk), so a write that comes after something else could happen waits in the agenda.
+        writes follow one another in CPU time, but every I/O they cause (the write-back of a
+        page they evict, an O_SYNC write) reaches the host at t, in time order with everyone
+        else's: under O_SYNC the file is written as if at once and then fsync'ed.
         """
         self.counters.truncates += 1
         first = vpage - vpage % self.file_pages
@@ -378,29 +379,9 @@ class Guest:
             dirty.pop(p, None)
             pages.append((p, self.gdisk.location(p, p in latest)))
         end = t + self.hv.invalidate(self.index, pages)
-        job = (th, list(range(last - 1, first - 1, -1)), gap)  # pages to write, last first
-        return self._rewrite(end, job, local, world, chosen=False)
-
-    def _rewrite(self, t: float, job, local: float, world: float, chosen: bool) -> float | None:
-        """Write a truncated file's pages from t on, while nothing else can come first."""
-        th, pages, _ = job
-        while pages:
-            if not chosen and (t >= local or t >= world):
-                self._await(t, th, self._rewritten, job)
-                return None
-            chosen = False
-            t = self._write(t, pages.pop(), False, flushed=True)
-        return t
-
-    def _rewritten(self, t: float, job) -> None:
-        """The agenda's turn for a truncated file's next page (see _truncate)."""
-        end = self._rewrite(t, job, *self._bounds(), chosen=True)
-        if end is None:
-            return
-        self.last_end = end if end > self.last_end else self.last_end
-        th, _, gap = job
-        if th is not None and th.closed:
-            self._resume(end + gap, th)
+        for p in range(first, last):
+            end = self._write(end, p, False, flushed=True, io_at=t)
+        return end
 
     # ------------------------------------------------------------ anonymous memory and swap
 
@@ -425,7 +406,10 @@ class Guest:
             c.anon_latency_s += end - t
             return end
         arrives = t + self.hit_cost
-        if key in self.slots:
+        pending = self.arriving.get(key)
+        if pending is not None:  # another thread's fault brings the page in: wait for it
+            arrives = max(arrives, pending)
+        elif key in self.slots:
             c.swap_ins += 1
             done, data, in_memory = self.hv.swap_in(self.index, apage, self.swap_loc | apage, t)
             if data != self.latest.get(key, 0):
@@ -438,6 +422,7 @@ class Guest:
             self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
         if th.closed and arrives < self._entry_bound(local, world):
             return self._anon_enter(arrives, key, apage, write, t)
+        self.arriving.setdefault(key, arrives)
         self._await(arrives, th, self._anon_arrived, (th, key, apage, write, t, gap))
         return None
 
@@ -452,6 +437,7 @@ class Guest:
         """An anonymous page faulted at `started` is in memory at t: it enters the cache (unless
         another thread's fault brought it in meanwhile), then the write, if any, lands."""
         end = t
+        self.arriving.pop(key, None)
         if not self.cache.get(key):
             victim = self.cache.insert(key)
             if victim is not None:
@@ -504,10 +490,9 @@ class Guest:
     def _churn(self, t: float, _) -> None:
         """Delete and recreate one file of the footprint (file churn)."""
         file = int(self.churn_rng.integers(self.files))
-        # the next churn goes in the agenda first: the rewrite must not run past it
+        self._truncate(t, file * self.file_pages)
         if self.remaining > 0 and any(not th.ended for th in self.threads):
             self._next_churn()
-        self._truncate(t, file * self.file_pages, None, 0.0, *self._bounds())
 
     def _next_switch(self) -> None:
         nxt = next(self.switches, None)
