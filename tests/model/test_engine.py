@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import tmemsim
 from tmemsim.api import select_policies
+from tmemsim.caches import LRU
 from tmemsim.model import World
 from tmemsim.model.disk import Disk
 from tmemsim.model.guest import Guest
@@ -320,17 +321,33 @@ def test_truncates_among_readers_keep_guest_and_private_pool_apart(engine):
     assert out.policy_counters[0]["tmem_puts"] > 0
 
 
-def test_a_fault_on_a_page_already_coming_in_waits_for_it(monkeypatch):
-    """Eight threads fault on 64 anonymous pages: each page is zero-filled once, however many
-    threads fault on it while its first fault waits in the agenda."""
+@pytest.mark.parametrize("memory", ["2052KiB", "2064KiB"])  # 1 and 4 pages of page cache
+@pytest.mark.parametrize("engine", ["batched", "unbatched"])
+def test_a_fault_on_a_page_already_coming_in_waits_for_it(monkeypatch, memory, engine):
+    """Eight threads fault on 16 anonymous pages through a tiny cache: a page enters the cache
+    only by a zero-fill or a swap-in of its own, however many requests fault on it while its
+    first fault waits in the agenda (and however soon it is evicted after it arrives)."""
     waited = _count_calls(monkeypatch, Guest, "_anon_arrived")
-    anon = {"size": "256KiB", "fraction": 0.5, "alpha": 1.2, "read_fraction": 0.5}
-    s = tmemsim.load_scenario(scenario(policies=["none"], duration="300ms", guests=[
-        guest(workload=workload(anon=anon, threads=8, think_time="0us"))]))
+    entered = []
+    insert = LRU.insert
+
+    def counting(self, key, value=None):
+        if key < 0:
+            entered.append(key)
+        return insert(self, key, value)
+
+    monkeypatch.setattr(LRU, "insert", counting)
+    anon = {"size": "64KiB", "fraction": 0.9, "alpha": 0.3, "read_fraction": 0.5}
+    s = tmemsim.load_scenario(scenario(
+        policies=["none"], duration="100ms", seed=7, engine=engine, check=True,
+        guests=[guest(memory=memory, reserved="2MiB", workload=workload(
+            footprint=8, anon=anon, threads=8, think_time="0us"))]))
     w = World(s, select_policies(s)[0])
     c = w.run().counters[0]
-    assert waited
-    assert c["zero_fills"] == w.guests[0].anon_committed <= 64  # the area has 64 pages
+    assert waited and c["swap_ins"] > 1000 and c["stale_reads"] == 0
+    pending = len(w.guests[0].arriving)  # faults whose page had not arrived when the run ended
+    assert len(entered) + pending == c["zero_fills"] + c["swap_ins"]
+    assert c["zero_fills"] == w.guests[0].anon_committed <= 16  # the area has 16 pages
 
 
 def test_batching_saves_events():

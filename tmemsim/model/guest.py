@@ -61,7 +61,9 @@ class Guest:
         # anonymous pages are keyed -1 - apage in the page cache and in latest
         self.anon_dirty: set = set()  # resident anonymous pages whose swap copy is stale or none
         self.slots: dict = {}  # anonymous keys with a swap slot holding their latest data
-        self.arriving: dict = {}  # anonymous key -> when its fault, waiting in the agenda, ends
+        # anonymous key whose fault waits in the agenda -> the faults of other requests that
+        # wait for the same page: (thread, write, started, gap)
+        self.arriving: dict = {}
         self.swap_loc = (swap_file << PAGE_BITS) if swap_file is not None else 0
         self.counters = hypervisor.counters[index]
         self.hist = LatencyHistogram()
@@ -356,7 +358,7 @@ class Guest:
             done = self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), serial, io)
             end = max(end, done + cost)
         elif vpage not in self.dirty:
-            self.dirty[vpage] = t
+            self.dirty[vpage] = io  # a truncate's pages keep the flusher's list in time order
         c.write_latency_s += end - t
         return end
 
@@ -405,11 +407,12 @@ class Guest:
                 self._anon_write(key, apage)
             c.anon_latency_s += end - t
             return end
+        waiting = self.arriving.get(key)
+        if waiting is not None:  # another request's fault brings the page in: wait for it
+            waiting.append((th, write, t, gap))
+            return None
         arrives = t + self.hit_cost
-        pending = self.arriving.get(key)
-        if pending is not None:  # another thread's fault brings the page in: wait for it
-            arrives = max(arrives, pending)
-        elif key in self.slots:
+        if key in self.slots:
             c.swap_ins += 1
             done, data, in_memory = self.hv.swap_in(self.index, apage, self.swap_loc | apage, t)
             if data != self.latest.get(key, 0):
@@ -422,22 +425,33 @@ class Guest:
             self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
         if th.closed and arrives < self._entry_bound(local, world):
             return self._anon_enter(arrives, key, apage, write, t)
-        self.arriving.setdefault(key, arrives)
+        self.arriving[key] = []
         self._await(arrives, th, self._anon_arrived, (th, key, apage, write, t, gap))
         return None
 
     def _anon_arrived(self, t: float, arg) -> None:
+        """A faulted anonymous page arrives at t: it enters, and every request that faulted on it
+        meanwhile touches it now (its write lands after the first fault's)."""
         th, key, apage, write, started, gap = arg
+        waiters = self.arriving.pop(key)
         end = self._anon_enter(t, key, apage, write, started)
         self.last_end = end if end > self.last_end else self.last_end
+        for waiter, wrote, since, pause in waiters:
+            self.cache.get(key)
+            if wrote:
+                self._anon_write(key, apage)
+            done = max(t, since + self.hit_cost)
+            self.counters.anon_latency_s += done - since
+            self.last_end = done if done > self.last_end else self.last_end
+            if waiter.closed:  # in the agenda before th runs on, which may run past them
+                self._later(done + pause, waiter)
         if th.closed:
             self._resume(end + gap, th)
 
     def _anon_enter(self, t: float, key: int, apage: int, write: bool, started: float) -> float:
-        """An anonymous page faulted at `started` is in memory at t: it enters the cache (unless
-        another thread's fault brought it in meanwhile), then the write, if any, lands."""
+        """An anonymous page faulted at `started` is in memory at t: it enters the cache, then
+        the write, if any, lands."""
         end = t
-        self.arriving.pop(key, None)
         if not self.cache.get(key):
             victim = self.cache.insert(key)
             if victim is not None:
