@@ -452,10 +452,10 @@ class Guest:
         """An anonymous page faulted at `started` is in memory at t: it enters the cache, then
         the write, if any, lands."""
         end = t
-        if not self.cache.get(key):
-            victim = self.cache.insert(key)
-            if victim is not None:
-                end += self._evict(t, victim[0])
+        # never cached by now: a fault on a page already arriving waits for it (self.arriving)
+        victim = self.cache.insert(key)
+        if victim is not None:
+            end += self._evict(t, victim[0])
         if write:
             self._anon_write(key, apage)
         self.counters.anon_latency_s += end - started
