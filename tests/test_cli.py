@@ -270,11 +270,12 @@ def files(path):
     return {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
 def test_force_never_replaces_a_users_folder(command, good, tmp_path, no_simulation):
     precious = tmp_path / "precious"
     before = users_folder(precious)
-    r = invoke(command, good, "--out", precious, "--force", "--quiet")
+    flag = "--resume" if command == "sweep" else "--force"  # a sweep's way to write into one
+    r = invoke(command, good, "--out", precious, flag, "--quiet")
     assert_input_error(r, f"{precious} is not a tmemsim ")
     assert files(precious) == before
     assert siblings(precious) == ["good.yaml", "precious"]
@@ -312,6 +313,7 @@ def test_out_never_names_the_working_directory_or_the_scenarios(tmp_path, monkey
         for command in ("run", "compare"):
             r = invoke(command, scenario, "--out", out, "--force", "--quiet")
             assert_input_error(r, f"{out} ", "refusing")
+        assert_input_error(invoke("sweep", scenario, "--out", out, "--resume"), "refusing")
     assert files(tmp_path) == before
 
 
