@@ -4,6 +4,7 @@ and no results directory left behind by a bad or failed run."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -239,6 +240,120 @@ def test_failure_while_writing_keeps_the_old_directory(good, tmp_path, monkeypat
     assert r.exit_code != 0
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert siblings(out) == ["good.yaml", "out"]  # no temporary directory left beside it
+
+
+# ---------------------------------------------------------------------------------------------
+# --out: what --force may replace, checked before anything is simulated
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Makes any simulation fail loudly: what these tests refuse must be refused before one."""
+
+    def simulating(*args, **kwargs):
+        raise AssertionError("the simulation started")
+
+    monkeypatch.setattr(tmemsim.api, "run_policy", simulating)
+
+
+def users_folder(path):
+    """A folder of the user's own files (a meta.json too, but not one tmemsim wrote)."""
+    path.mkdir(parents=True)
+    (path / "notes.txt").write_text("my thesis")
+    (path / "meta.json").write_text('{"author": "me"}')
+    (path / "plots").mkdir()
+    (path / "plots" / "figure.png").write_bytes(b"mine")
+    return {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def files(path):
+    return {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
+def test_force_never_replaces_a_users_folder(command, good, tmp_path, no_simulation):
+    precious = tmp_path / "precious"
+    before = users_folder(precious)
+    flag = "--resume" if command == "sweep" else "--force"  # a sweep's way to write into one
+    r = invoke(command, good, "--out", precious, flag, "--quiet")
+    assert_input_error(r, f"{precious} is not a tmemsim ")
+    assert files(precious) == before
+    assert siblings(precious) == ["good.yaml", "precious"]
+
+
+def test_force_replaces_an_empty_directory_or_one_tmemsim_wrote(good, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert invoke("run", good, "--out", out, "--force", "--quiet").exit_code == 0
+    assert json.loads((out / "meta.json").read_text())["tmemsim"] == "results"
+    r = invoke("compare", good, "--out", out, "--force", "--quiet", "--seed", "5", "--jobs", "1")
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert json.loads((out / "meta.json").read_text())["seed"] == 5
+    # written by a version before the marker: meta.json with tmemsim_version only
+    (out / "meta.json").write_text('{"tmemsim_version": "0.0.9"}')
+    assert invoke("run", good, "--out", out, "--force", "--quiet").exit_code == 0
+    assert siblings(out) == ["good.yaml", "out"]
+
+
+def test_out_never_names_the_working_directory_or_the_scenarios(tmp_path, monkeypatch,
+                                                                no_simulation):
+    """., .., the cwd's and the scenario's directories and their ancestors: refused even with
+    a results marker in them."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    scenario = scenarios / "s.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for d in (tmp_path, work, scenarios):
+        (d / "meta.json").write_text('{"tmemsim": "results"}')
+    before = files(tmp_path)
+    for out in (".", "..", str(work), str(scenarios), str(tmp_path), "/"):
+        for command in ("run", "compare"):
+            r = invoke(command, scenario, "--out", out, "--force", "--quiet")
+            assert_input_error(r, f"{out} ", "refusing")
+        assert_input_error(invoke("sweep", scenario, "--out", out, "--resume"), "refusing")
+    assert files(tmp_path) == before
+
+
+@pytest.mark.parametrize("where", ["parent-is-a-file", "proc", "symlink"])
+def test_out_that_cannot_be_written_fails_before_simulating(where, good, tmp_path,
+                                                            no_simulation):
+    if where == "parent-is-a-file":
+        (tmp_path / "afile").write_text("a file")
+        out = tmp_path / "afile" / "res"
+    elif where == "proc":
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("no /proc")
+        out = "/proc/tmemsim-test"
+    else:
+        (tmp_path / "real").mkdir()
+        (tmp_path / "real" / "notes.txt").write_text("mine")
+        out = tmp_path / "link"
+        out.symlink_to(tmp_path / "real")
+    before, names = files(tmp_path), sorted(os.listdir(tmp_path))
+    for command in ("run", "compare"):
+        for force in ([], ["--force"]):
+            r = invoke(command, good, "--out", out, *force, "--quiet")
+            assert_input_error(r, str(out))
+    assert files(tmp_path) == before and sorted(os.listdir(tmp_path)) == names
+
+
+def test_out_checked_before_simulating_makes_its_workspace_first(good, tmp_path, monkeypatch):
+    """The hidden workspace beside --out exists while the simulation runs."""
+    out = tmp_path / "out"
+    seen = []
+    real = tmemsim.api.run_policy
+
+    def run_policy(*args, **kwargs):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tmemsim.api, "run_policy", run_policy)
+    assert invoke("run", good, "--out", out, "--quiet").exit_code == 0
+    assert len(seen) == 1 and len(seen[0]) == 2 and seen[0][0].startswith(".out.")
+    assert siblings(out) == ["good.yaml", "out"]
 
 
 def test_check_exits_0_on_a_coherent_run(good, tmp_path):

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import tmemsim
+from tmemsim.errors import TmemsimError
+from tmemsim.outdir import OutputError, stage
 from tmemsim.results import Result
 
 # DESIGN.md, "Results": the fixed names, in this order (more may follow them)
@@ -130,10 +137,11 @@ def test_directory_contents(saved):
     names = {p.name for p in saved.iterdir()}
     assert {"scenario.yaml", "meta.json", "summary.csv", "timeseries.parquet",
             "latency.parquet", "plots"} <= names
-    # the plots were drawn into the directory being built, beside the target, not into it
-    built_in = (saved / "plots" / "asked.txt").read_text()
-    assert built_in != str(saved)
-    assert os.path.dirname(built_in) == str(saved.parent)
+    # the plots were drawn into the directory being built, in a hidden workspace beside the
+    # target (.run.<random>/run), not into it
+    built_in = Path((saved / "plots" / "asked.txt").read_text())
+    assert built_in != saved and built_in.name == "run"
+    assert built_in.parent.parent == saved.parent and built_in.parent.name.startswith(".run.")
     # nothing left beside it: no temporary or old directories
     assert [p.name for p in saved.parent.iterdir()] == ["run"]
 
@@ -263,9 +271,159 @@ def test_failed_write_leaves_no_directory(result, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_failed_write_leaves_no_parents_it_created(result, tmp_path, monkeypatch):
+    no_plots(monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(OSError):
+        result.save(tmp_path / "a" / "b" / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_creates_missing_parents(result, tmp_path, monkeypatch):
     no_plots(monkeypatch)
     out = tmp_path / "a" / "b" / "run"
     result.save(out)
     assert (out / "summary.csv").exists()
     assert os.listdir(out.parent) == ["run"]
+
+
+# ---------------------------------------------------------------------------------------------
+# what force may replace; leftovers of killed saves; concurrent saves
+
+
+def test_force_never_replaces_a_users_folder(result, tmp_path, monkeypatch):
+    no_plots(monkeypatch)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("my thesis")
+    (precious / "meta.json").write_text('{"author": "me"}')  # a meta.json, but not ours
+    with pytest.raises(OutputError, match="precious is not a tmemsim results directory; "
+                                          "refusing to replace it"):
+        result.save(precious, force=True)
+    assert (precious / "notes.txt").read_text() == "my thesis"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+    assert issubclass(OutputError, TmemsimError)  # the CLI's exit 2
+
+
+def test_force_replaces_empty_or_marked_directories(result, tmp_path, monkeypatch):
+    no_plots(monkeypatch)
+    empty, old = tmp_path / "empty", tmp_path / "old"
+    empty.mkdir()
+    old.mkdir()
+    (old / "meta.json").write_text('{"tmemsim_version": "0.0.9"}')  # before the marker
+    for out in (empty, old):
+        result.save(out, force=True)
+        assert json.loads((out / "meta.json").read_text())["tmemsim"] == "results"
+
+
+def test_save_refuses_the_working_directory_and_its_parents(result, tmp_path, monkeypatch):
+    no_plots(monkeypatch)
+    out = tmp_path / "run"
+    result.save(out)
+    monkeypatch.chdir(out)
+    before = snapshot(out)
+    for target in (".", out, tmp_path, ".."):
+        with pytest.raises(OutputError, match="working directory"):
+            result.save(target, force=True)
+    assert snapshot(out) == before
+
+
+KILL_A_SAVE = """
+import os, signal, sys
+import tmemsim
+from tmemsim.results import Result
+
+def killed(self, directory):  # dies half-way through the build, as under kill -9 or kill
+    os.kill(os.getpid(), getattr(signal, sys.argv[3]))
+
+Result._save_plots = killed
+tmemsim.read_results(sys.argv[1]).save(sys.argv[2], force=True)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_next_save_removes_leftovers_of_a_killed_save_and_nothing_else(sig, result, tmp_path,
+                                                                       monkeypatch):
+    no_plots(monkeypatch)
+    source, out = tmp_path / "source", tmp_path / "out" / "run"
+    result.save(source)
+    killed = subprocess.run([sys.executable, "-c", KILL_A_SAVE, str(source), str(out), sig],
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -getattr(signal, sig), killed.stderr
+    leftovers = [p.name for p in out.parent.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".run.")  # what it left behind
+    # the user's hidden folders of similar names, and a workspace still in use, stay
+    users = {".run.backup": "mine", ".run.old": "mine too"}
+    for name, text in users.items():
+        (out.parent / name).mkdir()
+        (out.parent / name / "notes.txt").write_text(text)
+    (out.parent / ".run.lookalike").mkdir()
+    (out.parent / ".run.lookalike" / "tmemsim-partial.lock").write_text("not json")
+    live = stage(out.parent / "run")
+    try:
+        result.save(out)
+        names = sorted(p.name for p in out.parent.iterdir())
+        assert names == sorted(["run", ".run.backup", ".run.old", ".run.lookalike",
+                                live.workspace.name])
+        for name, text in users.items():
+            assert (out.parent / name / "notes.txt").read_text() == text
+        assert (out / "summary.csv").exists()
+    finally:
+        live.discard()
+
+
+def test_concurrent_saves_never_fail_and_leave_a_whole_directory(result, tmp_path,
+                                                                  monkeypatch):
+    no_plots(monkeypatch)
+    out = tmp_path / "run"
+    whole = {"scenario.yaml", "meta.json", "summary.csv", "timeseries.parquet",
+             "latency.parquet"}
+    versions = []
+    for seed in range(4):
+        r = Result(result.summary, result.timeseries, result.latency,
+                   dict(result.meta, seed=seed), result.scenario_yaml)
+        versions.append(r)
+    errors, seen, done = [], [], threading.Event()
+
+    def writer(r):
+        try:
+            for _ in range(6):
+                r.save(out, force=True)
+        except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    def reader():
+        """Lists the target whenever there is one; a listing counts only if the target is still
+        the directory listed (not one moved aside and being removed meanwhile)."""
+        while not done.is_set():
+            try:
+                fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:  # between a move aside and a rename in
+                continue
+            try:
+                names = set(os.listdir(fd))
+                if os.stat(out).st_ino == os.fstat(fd).st_ino:
+                    seen.append(names)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in versions]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    watcher.join()
+    assert errors == []
+    assert seen and all(names == whole for names in seen)
+    assert set(os.listdir(out)) == whole
+    assert json.loads((out / "meta.json").read_text())["seed"] in range(4)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no workspace left

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 import tmemsim.api
 from tmemsim import sweep as sw
 from tmemsim.errors import RunError, ScenarioError
+from tmemsim.outdir import OutputError
 from tmemsim.sweep import (
     SweepResult,
     expand_values,
@@ -388,6 +389,75 @@ def test_out_must_be_new_unless_resuming(tmp_path):
         sweep(tiny(), {"guests.0.count": [1]}, policies=["none"], jobs=1, out=out, plots=False)
     with pytest.raises(sw.TmemsimError, match="resume needs"):
         sweep(tiny(), {"guests.0.count": [1]}, resume=True)
+
+
+def _users_folder(path):
+    path.mkdir(parents=True)
+    (path / "notes.txt").write_text("my thesis")
+    (path / "meta.json").write_text('{"author": "me"}')  # a meta.json, but not ours
+    (path / "plots").mkdir()
+    (path / "plots" / "figure.png").write_bytes(b"mine")
+    return _files(path)
+
+
+def _files(path):
+    return {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def _no_tasks(monkeypatch):
+    def run_point(*args, **kwargs):
+        raise AssertionError("a task ran")
+
+    monkeypatch.setattr(sw, "run_point", run_point)
+
+
+def test_resume_and_save_never_write_into_a_users_folder(tmp_path, monkeypatch):
+    precious = tmp_path / "precious"
+    before = _users_folder(precious)
+    done = sweep(tiny(), {"guests.0.count": [1]}, policies=["none"], jobs=1, plots=False)
+    results = tmp_path / "results"  # a run's results directory is not a sweep's either
+    tmemsim.api.simulate(tiny()).save(results, plots=False)
+    _no_tasks(monkeypatch)
+    for folder in (precious, results):
+        with pytest.raises(OutputError, match="not a tmemsim sweep directory"):
+            sweep(tiny(), {"guests.0.count": [1]}, jobs=1, out=folder, resume=True)
+        with pytest.raises(OutputError, match="not a tmemsim sweep directory"):
+            done.save(folder)
+    assert _files(precious) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious", "results"]
+
+
+def test_out_is_claimed_and_marked_before_any_task(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("a file")
+    _no_tasks(monkeypatch)
+    with pytest.raises(OutputError, match="cannot write"):
+        sweep(tiny(), {"guests.0.count": [1]}, jobs=1, out=tmp_path / "afile" / "res")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputError, match="working directory"):
+        sweep(tiny(), {"guests.0.count": [1]}, jobs=1, out=".", resume=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    # a sweep killed before it finished: its directory is marked, and can be resumed
+    out = tmp_path / "out"
+    with pytest.raises(AssertionError, match="a task ran"):
+        sweep(tiny(), {"guests.0.count": [1]}, policies=["none"], jobs=1, out=out)
+    assert json.loads((out / "meta.json").read_text()) == {"tmemsim": "sweep"}
+    monkeypatch.undo()
+    r = sweep(tiny(), {"guests.0.count": [1]}, policies=["none"], jobs=1, out=out,
+              resume=True, plots=False)
+    assert json.loads((out / "meta.json").read_text())["tmemsim"] == "sweep"
+    pd.testing.assert_frame_equal(read_sweep(out).table, r.table)
+
+
+def test_plots_of_a_sweep_directory_are_replaced_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(SweepResult, "figures", lambda self, metrics=None: {})
+    out = tmp_path / "out"
+    r = sweep(tiny(), {"guests.0.count": [1]}, policies=["none"], jobs=1, out=out)
+    (out / "plots" / "from-before.png").write_bytes(b"old")
+    r.save(out)
+    assert list((out / "plots").iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == [
+        "failures.csv", "meta.json", "plots", "points", "scenario.yaml", "sweep.parquet",
+        "sweep_summary.csv"]
 
 
 def test_point_keys_depend_on_what_decides_the_numbers():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import shlex
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import click
 
@@ -122,13 +122,12 @@ def validate(scenario, overrides, seed, debug):
 def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
     """Run a scenario under one policy and print its summary."""
     s = _load(scenario, overrides, seed)
-    if out:
-        _refuse_existing(out, force)
-    with progress_bar(s, policy or "simulating", quiet) as progress:
-        result = api.simulate(s, policy=policy, check=check or None, command=_command_line(),
-                              progress=progress)
-    if out:
-        result.save(out, force=force)
+    with _staged_out(out, force, scenario) as target:
+        with progress_bar(s, policy or "simulating", quiet) as progress:
+            result = api.simulate(s, policy=policy, check=check or None,
+                                  command=_command_line(), progress=progress)
+        if target:
+            result.save(target)
     if not quiet:
         from .table import summary_table
 
@@ -150,15 +149,14 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
 def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check, quiet):
     """Run every policy of a scenario on the same requests and compare them."""
     s = _load(scenario, overrides, seed)
-    if out:
-        _refuse_existing(out, force)
     total = s.warmup + s.duration if s.duration else None
-    with policy_progress(quiet, total, with_sim=True) as (progress, sim_progress):
-        result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
-                             command=_command_line(), progress=progress,
-                             sim_progress=sim_progress)
-    if out:
-        result.save(out, force=force)
+    with _staged_out(out, force, scenario) as target:
+        with policy_progress(quiet, total, with_sim=True) as (progress, sim_progress):
+            result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
+                                 command=_command_line(), progress=progress,
+                                 sim_progress=sim_progress)
+        if target:
+            result.save(target)
     if not quiet:
         from .table import comparison_table
 
@@ -314,11 +312,14 @@ def sweep(scenario, overrides, seed, debug, out, executor, scheduler, jobs, resu
         sys.exit(1)
 
 
-def _refuse_existing(out, force):
-    from pathlib import Path
+def _staged_out(out, force, scenario):
+    """--out checked, and its build directory made, before anything is simulated (a target
+    that may not or cannot be written fails at once); nothing without --out."""
+    if not out:
+        return nullcontext()
+    from .outdir import stage
 
-    if Path(out).exists() and not force:
-        raise FileExistsError(f"{out} exists; use --force to replace it")
+    return stage(out, force=force, protect=[scenario])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,20 +1,20 @@
 """Results: the tables of one or more runs, and the directory they are saved in, atomically.
 
-A results directory holds scenario.yaml, meta.json, summary.csv, timeseries.parquet,
-latency.parquet and plots/; it is built beside its target and renamed into place at the end.
+A results directory holds scenario.yaml, meta.json (marked as tmemsim's), summary.csv,
+timeseries.parquet, latency.parquet and plots/; it is built beside its target and renamed into
+place at the end (see outdir.py: what may be replaced, and how).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .outdir import MARKER, Staged, marked, stage
 
 SUMMARY_COLUMNS = [
     "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
@@ -137,6 +137,7 @@ class Result:
                                columns=["policy", "guest", "lo_us", "hi_us", "count"])
         versions = _versions()
         meta = {
+            MARKER: "results",
             "tmemsim_version": versions["tmemsim"],
             "scenario": scenario.name,
             "description": scenario.description,
@@ -164,36 +165,24 @@ class Result:
         return s[(s["policy"] == policy) & (s["guest"] == guest)].iloc[0]
 
     def save(self, out_dir, force: bool = False, plots: bool = True) -> Path:
-        """Write the results directory atomically: built beside the target, renamed at the end."""
-        out = Path(out_dir)
-        if out.exists() and not force:
-            raise FileExistsError(f"{out} exists; use --force to replace it")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a results directory is not
-        try:
+        """Write the results directory atomically: built beside the target, renamed at the end.
+
+        out_dir: a path, or a target staged by outdir.stage() (the CLI stages it before
+        simulating, so that a target that cannot be written fails at once). An existing
+        directory is replaced only with force, and only if tmemsim wrote it or it is empty.
+        """
+        staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
+        with staged:
+            tmp = staged.build
             (tmp / "scenario.yaml").write_text(self.scenario_yaml)
-            (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str) + "\n")
+            (tmp / "meta.json").write_text(
+                json.dumps(marked(self.meta, "results"), indent=2, default=str) + "\n")
             self.summary.to_csv(tmp / "summary.csv", index=False)
             self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             self.latency.to_parquet(tmp / "latency.parquet", index=False)
             if plots:
                 self._save_plots(tmp)
-            if out.exists():
-                old = out.with_name(f".{out.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                out.rename(old)
-                tmp.rename(out)
-                shutil.rmtree(old)
-            else:
-                tmp.rename(out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+            return staged.commit()
 
     def plot(self) -> dict:
         """The comparison figures (matplotlib Figures by name), drawn from these tables only."""

@@ -24,7 +24,8 @@ in the sweep, never by when they finished, so every executor gives the same tabl
 With an output directory every finished task is written at once to points/<key>.parquet, where
 the key hashes what decides its numbers (the resolved scenario, the policy, the seed and the code
 version, see point_key), so `resume` skips what is done and an interrupted sweep loses only the
-tasks in flight. A task that fails is reported with its parameters and does not stop the others
+tasks in flight. The directory is claimed before any task runs (outdir.claim_in_place): it must be
+new, empty, or (to resume) a tmemsim sweep directory. A task that fails is reported with its parameters and does not stop the others
 unless `fail_fast`.
 """
 
@@ -38,8 +39,6 @@ import itertools
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -50,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RunError, ScenarioError, TmemsimError
+from .outdir import MARKER, claim_in_place, marked, stage, write_atomic
 from .results import EXTRA_COLUMNS, SUMMARY_COLUMNS
 from .scenario import PolicySpec, Scenario, load_scenario, resolved_yaml
 from .units import PAGE_SIZE, parse_size
@@ -67,7 +67,7 @@ CONFIDENCE = 0.95
 _NOT_IN_KEY = ("name", "description", "sweep", "regress", "policies", "policy")
 # Modules that only present results: editing them must not invalidate stored points.
 _PRESENTATION = {"cli.py", "__main__.py", "plots.py", "report.py", "table.py", "theory.py",
-                 "sweep.py", "sweep_plots.py"}
+                 "sweep.py", "sweep_plots.py", "outdir.py"}
 
 
 # =============================================================================================
@@ -572,15 +572,7 @@ class PointStore:
         meta = dict(table.schema.metadata or {})
         meta[b"tmemsim.point"] = json.dumps(info, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(meta)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.dir)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.path(key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path(key)
+        return write_atomic(self.path(key), lambda p: pq.write_table(table, p))
 
 
 # =============================================================================================
@@ -777,36 +769,25 @@ class SweepResult:
 
     def save(self, directory, plots: bool = True) -> Path:
         """Write sweep.parquet, sweep_summary.csv, failures.csv, meta.json, scenario.yaml and
-        plots/ into directory (each file replaced atomically; points/ is left alone)."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        _atomic(d / "sweep.parquet", lambda p: self.table.to_parquet(p, index=False))
-        _atomic(d / "sweep_summary.csv", lambda p: self.summary.to_csv(p, index=False))
-        _atomic(d / "failures.csv", lambda p: self.failures.to_csv(p, index=False))
-        _atomic(d / "meta.json", lambda p: Path(p).write_text(
-            json.dumps(self.meta, indent=2, default=str) + "\n"))
+        plots/ into directory (each file replaced atomically; points/ is left alone). The
+        directory must be new, empty or a tmemsim sweep directory."""
+        d = claim_in_place(directory, "sweep", reuse=True)
+        write_atomic(d / "sweep.parquet", lambda p: self.table.to_parquet(p, index=False))
+        write_atomic(d / "sweep_summary.csv", lambda p: self.summary.to_csv(p, index=False))
+        write_atomic(d / "failures.csv", lambda p: self.failures.to_csv(p, index=False))
+        write_atomic(d / "meta.json", lambda p: Path(p).write_text(
+            json.dumps(marked(self.meta, "sweep"), indent=2, default=str) + "\n"))
         if self.scenario_yaml:
-            _atomic(d / "scenario.yaml", lambda p: Path(p).write_text(self.scenario_yaml))
+            write_atomic(d / "scenario.yaml", lambda p: Path(p).write_text(self.scenario_yaml))
         if plots and not self.table.empty:
             from . import plots as plotting
 
             figs = self.figures()
-            old = d / "plots"
-            if old.exists():
-                shutil.rmtree(old)
-            plotting.save(figs, old)
+            # plots/ of a sweep directory is ours: replaced whole, never merged or half-drawn
+            with stage(d / "plots", force=True, trusted=True) as staged:
+                plotting.save(figs, staged.build)
+                staged.commit()
         return d
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_sweep(directory) -> SweepResult:
@@ -868,7 +849,9 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
         this process) or "dask" (`scheduler`: an address such as tcp://host:8786 or a
         dask.distributed.Client; none starts a LocalCluster of `jobs` worker processes).
     out: writes points/<key>.parquet as tasks finish, then the sweep files. An existing,
-        non-empty out is an error unless `resume`, which reuses the points stored there.
+        non-empty out is an error unless `resume`, which reuses the points stored there (and
+        only in a tmemsim sweep directory). The directory is claimed before any task runs;
+        the working directory, the scenario's and their ancestors are refused.
     fail_fast: stop at the first failing task and raise RunError; otherwise failures are
         reported in `.failures` (and failures.csv) and the other tasks run.
     progress(done, total) is called as tasks finish (stored ones count as done at once).
@@ -886,9 +869,6 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise TmemsimError("resume needs the output directory of the sweep to resume (out)")
-    if out_dir is not None and not resume and out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} exists and is not empty; resume it with --resume or "
-                              "choose another --out")
     store = PointStore(out_dir / "points") if out_dir is not None else None
 
     # ---- plan: every point × replication × policy, as plain data
@@ -933,6 +913,10 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
                 key = point_key(run_data, pdata)
                 tasks.setdefault(key, Task(key, run_data, pdata))
                 refs.append(_Ref(i, r, seed, j, pspec.name, key))
+
+    if out_dir is not None:  # after planning (its errors leave nothing), before any task
+        claim_in_place(out_dir, "sweep", reuse=resume, protect=[file] if file else (),
+                       hint="resume it with --resume or choose another --out")
 
     # ---- stored points first, then the rest on the executor
     frames: dict[str, pd.DataFrame] = {}
@@ -1007,6 +991,7 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
         fails = fails.reset_index(drop=True)
     summary = summarize(table, names)
     meta = {
+        MARKER: "sweep",
         "tmemsim_version": code_version(),
         "scenario": base.name,
         "description": base.description,
