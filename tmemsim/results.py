@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import TmemsimError
+
 SUMMARY_COLUMNS = [
     "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
     "disk_writes", "guest_hit_ratio", "host_hit_ratio", "read_hit_ratio", "mean_read_latency_us",
@@ -214,9 +216,24 @@ Comparison = Result  # a comparison is a Result holding several policies
 
 
 def redraw(directory) -> list:
-    """Draw plots/ and report.md again from a results directory's tables."""
+    """Draw plots/ and report.md again from a results directory's tables.
+
+    Only in a directory tmemsim wrote (its meta.json says so): anywhere else plots/ and
+    report.md would be the user's own files.
+    """
     d = Path(directory)
+    if not _written_by_tmemsim(d):
+        raise TmemsimError("not a tmemsim results directory (no summary.csv and meta.json "
+                           "written by tmemsim); nothing was drawn", file=str(d))
     return read_results(d)._save_plots(d)
+
+
+def _written_by_tmemsim(d: Path) -> bool:
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except (OSError, ValueError):  # missing, unreadable, not JSON
+        return False
+    return isinstance(meta, dict) and "tmemsim_version" in meta and (d / "summary.csv").is_file()
 
 
 def read_results(directory) -> Result:

@@ -30,6 +30,7 @@ unless `fail_fast`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import functools
@@ -49,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import RunError, ScenarioError, TmemsimError
+from .errors import RunError, ScenarioError, TmemsimError, TraceError, check_jobs
 from .results import EXTRA_COLUMNS, SUMMARY_COLUMNS
 from .scenario import PolicySpec, Scenario, load_scenario, resolved_yaml
 from .units import PAGE_SIZE, parse_size
@@ -609,6 +610,9 @@ def run_point(scenario_data: dict, policy: dict) -> dict:
                 return {"error": f"RunError: coherence check failed: {stale} stale reads"}
         return {"rows": rows, "wall_seconds": time.perf_counter() - start,
                 "events": int(out.events)}
+    except TraceError as exc:  # the user's trace, not this point: the sweep stops (exit 2)
+        return {"error": f"TraceError: {exc}",
+                "trace_error": {"message": exc.message, "file": exc.file, "line": exc.line}}
     except Exception as exc:  # reported per point; the sweep goes on
         return {"error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(limit=8)}
@@ -876,8 +880,7 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
     wall = time.perf_counter()
     if executor not in EXECUTORS:
         raise TmemsimError(f"unknown executor {executor!r}; expected local or dask")
-    if jobs is not None and jobs < 1:
-        raise TmemsimError(f"jobs must be at least 1, got {jobs}")
+    check_jobs(jobs)
     if scheduler is not None and executor != "dask":
         raise TmemsimError("a scheduler address is for the dask executor (--executor dask)")
     base, file, lines = _load_source(scenario, overrides)
@@ -947,10 +950,16 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
     if progress:
         progress(done, total)
     stopped: list[str] = []
+    bad_input: list[dict] = []
+    had_out = out_dir is not None and out_dir.exists()
+    had_points = store is not None and store.dir.exists()
 
     def handle(task: Task, outcome: dict) -> bool:
         nonlocal done
         done += 1
+        if "trace_error" in outcome:
+            bad_input.append(outcome["trace_error"])
+            return False
         if "error" in outcome:
             errors[task.key] = outcome["error"]
             if fail_fast:
@@ -975,6 +984,13 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
         else:
             _run_local(todo, n_jobs, handle)
     ran = sum(1 for t in todo if t.key in frames)
+    if bad_input:  # every point replays that trace: stop, and keep nothing this call wrote
+        if store is not None and not had_points:
+            shutil.rmtree(store.dir, ignore_errors=True)
+        if out_dir is not None and not had_out:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise TraceError(**bad_input[0])
 
     if stopped:
         key = stopped[0]

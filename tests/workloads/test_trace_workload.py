@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import tmemsim
 from tmemsim.errors import ScenarioError, TraceError
-from tmemsim.scenario import load_scenario
+from tmemsim.scenario import load_scenario, resolved_yaml
 from tmemsim.workloads import WORKLOADS
 from tmemsim.workloads.traces import READ, WRITE, write_blkparse, write_msr, write_oracle_general
 
@@ -171,6 +172,20 @@ def test_gaps_cross_chunk_boundaries(tmp_path):
         assert np.array_equal(a, b)
     assert whole[2][:-1] == pytest.approx(np.full(999, 0.002))
     assert whole[2][-1] == 0.0
+
+
+@pytest.mark.parametrize("workload", [{}, {"timing": "closed", "think_time": "1ms"}])
+def test_a_trace_scenario_dumped_with_its_defaults_loads_again(tmp_path, workload):
+    # results' scenario.yaml and every sweep point are dumps: defaults such as read_fraction
+    # are written out, and are not a user's setting that does not apply to a trace
+    even_trace(tmp_path / "t.csv", 20, 0.01)
+    s = load_scenario(scenario({"kind": "trace", "format": "msr",
+                                "path": str(tmp_path / "t.csv"), **workload}))
+    again = load_scenario(yaml.safe_load(resolved_yaml(s)))
+    assert again == s
+    with pytest.raises(ScenarioError, match="read_fraction does not apply"):
+        load_scenario(scenario({"kind": "trace", "format": "msr", "read_fraction": 0.5,
+                                "path": str(tmp_path / "t.csv"), **workload}))
 
 
 # Options ---------------------------------------------------------------------------------------

@@ -66,7 +66,11 @@ class Trace(WorkloadBase):
 
     @model_validator(mode="after")
     def _consistent(self):
-        given = self.model_fields_set
+        # what is set to other than its default: a scenario dumped with its defaults (results'
+        # scenario.yaml, every sweep point) loads again
+        fields = type(self).model_fields
+        given = {name for name in self.model_fields_set if getattr(self, name) !=
+                 fields[name].get_default(call_default_factory=True)}
         if "read_fraction" in given:
             raise ValueError("read_fraction does not apply: a trace's reads and writes are "
                              "its own")
