@@ -183,3 +183,38 @@ def test_bad_trace_data_is_bad_input_under_every_command(tmp_path, jobs):
         assert_one_line_error(invoke(command, path, "--out", out, *options),
                               str(tmp_path / "t.csv"), "request 4 is page 100, beyond")
         assert not out.exists()
+
+
+@pytest.mark.parametrize("rows, workload, fragment", [
+    ([], {}, "0 line(s)"),
+    (rows_at([0.0, 0.1]), {"volume": 3}, "2 record(s), 2 filtered out"),
+], ids=["empty-file", "no-such-volume"])
+def test_a_trace_without_requests_is_refused(tmp_path, rows, workload, fragment):
+    for footprint in ({}, {"footprint": 8}):
+        path = trace_scenario(tmp_path, rows, **workload, **footprint)
+        assert_refused_everywhere(tmp_path, path, str(path), "guests[0].workload",
+                                  f"line {line_with(path, 'workload:')}", "no requests", fragment)
+
+
+def test_timestamps_that_go_backwards_are_counted_and_told_once(tmp_path):
+    # 0.3 and 0.4 come after 0.5, 0.1 after 0.6: three requests before the trace's clock
+    times = [0.0, 0.5, 0.3, 0.4, 0.6, 0.1, 0.7]
+    path = trace_scenario(tmp_path, rows_at(times))
+    out = tmp_path / "out"
+    r = invoke("compare", path, "--out", out, "--quiet", "--jobs", "1")
+    assert r.exit_code == 0, (r.output, r.exception)
+    notes = r.stderr.strip().splitlines()
+    assert len(notes) == 1, r.stderr
+    assert notes[0] == ("tmemsim: note: the trace of guest g has 3 page request(s) whose "
+                        "timestamps go backwards; replayed in file order on the trace's running "
+                        "clock, each issued at once (see docs/workloads.md)")
+    traces = json.loads((out / "meta.json").read_text())["traces"]
+    assert {p: s["g"]["backward"] for p, s in traces.items()} == {"none": 3, "tmem": 3}
+    # sorted, or replayed closed-loop (its times unused), nothing goes back
+    for rows, workload in ((rows_at(sorted(times)), {}),
+                           (rows_at(times), {"timing": "closed"})):
+        path = trace_scenario(tmp_path, rows, **workload)
+        r = invoke("run", path, "--out", out, "--force", "--quiet")
+        assert r.exit_code == 0 and r.stderr == "", r.stderr
+        assert json.loads((out / "meta.json").read_text())["traces"]["none"]["g"][
+            "backward"] == 0

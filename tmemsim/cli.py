@@ -127,6 +127,7 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
     with progress_bar(s, policy or "simulating", quiet) as progress:
         result = api.simulate(s, policy=policy, check=check or None, command=_command_line(),
                               progress=progress)
+    _notes(result)
     if out:
         result.save(out, force=force)
     if not quiet:
@@ -157,6 +158,7 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
         result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
                              command=_command_line(), progress=progress,
                              sim_progress=sim_progress)
+    _notes(result)
     if out:
         result.save(out, force=force)
     if not quiet:
@@ -165,6 +167,15 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
         _print(comparison_table(result.summary, title=s.name))
         if out:
             click.echo(f"results, figures and report.md in {out}")
+
+
+def _notes(result) -> None:
+    """What a person should know about a run that succeeded (once each, on stderr)."""
+    from .workloads.trace import backward_note
+
+    note = backward_note(result.meta.get("traces", {}))
+    if note:
+        click.echo(f"tmemsim: note: {note}", err=True)
 
 
 @contextmanager

@@ -152,7 +152,8 @@ class Result:
             "simulated_requests": {out.policy: out.requests for out in outputs},
             "events": {out.policy: out.events for out in outputs},
             "disks": {out.policy: out.disks for out in outputs},
-            # trace replays: lines read, records, pages, malformed lines skipped, filtered
+            # trace replays: lines read, records, pages, malformed lines skipped, filtered,
+            # and requests stamped before the trace's clock (`backward`)
             "traces": {out.policy: out.trace_stats for out in outputs if out.trace_stats},
             "versions": versions,
             "command": command,
