@@ -97,8 +97,8 @@ def test_a_billion_laughs_is_refused(tmp_path):
     for before, name in zip(levels, levels[1:], strict=False):
         text += f"x-{name}: &{name} [{', '.join(['*' + before] * 9)}]\n"
     path = write_scenario(tmp_path, text=text)
-    assert_refused_everywhere(tmp_path, path, str(path), "x-f[0]",
-                              f"line {line_with(path, 'x-f:')}",
+    assert_refused_everywhere(tmp_path, path, str(path), "x-e[0]",
+                              f"line {line_with(path, 'x-e:')}",
                               "aliases expand this document by more than")
 
 

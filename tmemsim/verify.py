@@ -530,7 +530,7 @@ def select(quick: bool = True, only: Iterable[str] | None = None,
         w in (c.name, c.family) or fnmatch.fnmatchcase(c.name, w) for c in registry.values())]
     if unknown:
         raise OptionError(f"no check matches {', '.join(unknown)}; families are "
-                         f"{', '.join(sorted({c.family for c in registry.values()}))}")
+                          f"{', '.join(sorted({c.family for c in registry.values()}))}")
     return chosen
 
 
