@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
+import types
+import typing
+from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
 
 import tmemsim
 from tmemsim.errors import ScenarioError
+from tmemsim.policies import POLICIES
 from tmemsim.scenario import Scenario, resolved_yaml
+from tmemsim.workloads import WORKLOADS
+from tmemsim.yamlmap import line_of, load_yaml
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 MiB = 1024**2
 GiB = 1024**3
@@ -367,6 +378,37 @@ BAD_CASES = {
                                   "    weights:  # <-\n      zz: 1\n"),
         "policies[0].weights", "unknown guests: zz"),
     "top-level-list": ("- 1\n- 2  # <-\n", None, "mapping"),
+    # one key twice in a mapping: the last would silently win; both lines are named
+    "duplicate-key-top": (
+        edit("requests: 50000\n", "requests: 50000\nseed: 2  # <-\n"), "seed",
+        "key 'seed' is given twice in this mapping, on lines 1 and 3"),
+    "duplicate-key-nested": (
+        edit("      alpha: 0.9\n", "      alpha: 0.9\n      footprint: 10\n      alpha: 1.2  # <-\n"),
+        "guests[0].workload.alpha", "on lines 17 and 19"),
+    # floats are finite, whatever the field
+    "infinite-alpha": (
+        edit("      alpha: 0.9\n", "      alpha: .inf  # <-\n"), "guests[0].workload.alpha",
+        "finite number"),
+    "nan-alpha": (
+        edit("      alpha: 0.9\n", "      alpha: .nan  # <-\n"), "guests[0].workload.alpha",
+        "finite number"),
+    "infinite-tmem-weight": (
+        BASE.replace("seed: 1\n", "seed: 1\npolicies:\n  - kind: tmem\n"
+                                  "    weights: {g: .inf}  # <-\n"),
+        "policies[0].weights.g", "finite number"),
+    "infinite-sigma": (
+        edit("    kind: nvme\n", "    kind: custom\n    read: {kind: lognormal, mean: 1ms, "
+                                 "sigma: .inf}  # <-\n"),
+        "disks.d.read.sigma", "finite number"),
+    # hostile YAML: refused while reading, at the line that does it
+    "alias-cycle": (
+        edit("seed: 1\n", "seed: 1\nx-loop: &loop [1, *loop]  # <-\n"), "x-loop[1]",
+        "alias *loop is inside its own anchor &loop"),
+    "nested-too-deep": (
+        edit("seed: 1\n", "seed: 1\nx-deep: " + "[" * 101 + "]" * 101 + "  # <-\n"),
+        "x-deep", "nested deeper than 100 levels"),
+    "control-character": (
+        edit("seed: 1\n", "seed: 1\x07  # <-\n"), None, "character #x0007 is not allowed"),
 }
 
 
@@ -703,3 +745,179 @@ def test_the_mutation_bases_are_valid():
     for data in BASES:
         _load_and_check(data)
         assert isinstance(tmemsim.load_scenario(data), Scenario)
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile YAML: bounded work, whatever the text
+
+
+def laughs(levels: int = 9, width: int = 9, where: str = "x-") -> str:
+    """A "billion laughs": each level an anchored list of `width` aliases of the one before."""
+    names = [chr(ord("a") + i) for i in range(levels)]
+    text = f"{where}{names[0]}: &{names[0]} [{', '.join(['lol'] * width)}]\n"
+    for before, name in zip(names, names[1:], strict=False):
+        text += f"{where}{name}: &{name} [{', '.join(['*' + before] * width)}]\n"
+    return text
+
+
+BOUNDED_CHILD = """
+import resource, sys, tracemalloc
+from click.testing import CliRunner
+from tmemsim.cli import main
+with open("/proc/self/statm") as f:  # what the interpreter and its imports already take
+    size = int(f.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (size + (512 << 20), resource.RLIM_INFINITY))
+tracemalloc.start()
+result = CliRunner().invoke(main, ["validate", sys.argv[1]])
+print(result.exit_code, tracemalloc.get_traced_memory()[1])
+print(result.stderr, end="")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("where", ["x-", "description-"])
+def test_a_billion_laughs_is_refused_in_bounded_memory(tmp_path, where):
+    # under an ignored x- key or not, the document is refused while it is read: the loader
+    # never expands it (it used to take minutes and gigabytes, here capped at 512 MiB)
+    path = write(tmp_path, BASE + laughs(where=where))
+    assert len(laughs()) < 512
+    proc = subprocess.run([sys.executable, "-c", BOUNDED_CHILD, str(path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    head, message = proc.stdout.split("\n", 1)
+    code, peak = (int(x) for x in head.split())
+    assert code == 2, proc.stdout[-2000:]
+    assert peak < 20 * MiB, peak  # Python's own allocations while validating
+    assert message.count("\n") == 1 and "Traceback" not in message
+    assert "aliases expand this document by more than 10000 values" in message
+    assert f"{path}, {where}e[0], line 23:" in message  # the alias that crosses the cap
+
+
+def test_aliases_expanding_below_the_cap_load(tmp_path):
+    # aliases add 9 * 10 + 9 * 91 + 9 * 820 = 8289 values: allowed
+    assert isinstance(tmemsim.load_scenario(write(tmp_path, BASE + laughs(levels=4))), Scenario)
+    err = load_error(write(tmp_path, BASE + laughs(levels=5)))  # the first *d adds 7381 more
+    assert err.line == 23 and err.path == "x-e[0]" and "more than 10000" in err.message
+
+
+def test_a_bomb_in_a_set_value_is_refused(tmp_path):
+    err = load_error(write(tmp_path, BASE), ["description=[" + laughs().replace("\n", ", ")
+                                                              .replace("x-", "{x-") + "]"])
+    assert "--set description" in err.message
+
+
+def test_the_loader_reads_what_pyyaml_reads():
+    # every shipped scenario (anchors, merge keys overridden by explicit keys) reads the same
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        text = path.read_text()
+        assert load_yaml(text, str(path))[0] == yaml.safe_load(text), path.name
+        tmemsim.load_scenario(path)
+
+
+def test_merge_keys_may_be_overridden_and_anchors_reused(tmp_path):
+    text = edit("guests:\n", "x-g: &g {name: g, memory: 64MiB, reserved: 16MiB, disk: {size: "
+                "2GiB}, workload: &w {kind: zipf, alpha: 0.9, footprint: 100000}}\nguests:\n"
+                "  - {<<: *g, name: a}\n  - <<: *g\n    name: b\n    workload: *w\n",
+                BASE.split("guests:")[0] + "guests:\n")
+    s = tmemsim.load_scenario(write(tmp_path, text))
+    assert [g.name for g in s.guests] == ["a", "b"]
+    assert s.guests[0].workload == s.guests[1].workload
+
+
+def test_a_path_through_an_alias_has_the_alias_line():
+    data, lines = load_yaml("a: &a {x: 1}\nb:\n  - 0\n  - *a\n")
+    assert data == {"a": {"x": 1}, "b": [0, {"x": 1}]}
+    assert lines[("a", "x")] == 1 and lines[("b", 1)] == 4
+    assert line_of(lines, ("b", 1, "x")) == 4
+
+
+def test_set_through_a_shared_anchor_changes_only_its_own_path(tmp_path):
+    text = edit("guests:\n", "x-w: &w {kind: zipf, alpha: 0.9, footprint: 1000}\nguests:\n",
+                BASE.split("guests:")[0] + "guests:\n")
+    text += ("  - {name: a, memory: 64MiB, disk: {size: 1GiB}, workload: *w}\n"
+             "  - {name: b, memory: 64MiB, disk: {size: 1GiB}, workload: *w}\n")
+    s = tmemsim.load_scenario(write(tmp_path, text), ["guests.0.workload.alpha=0.5"])
+    assert [g.workload.alpha for g in s.guests] == [0.5, 0.9]
+
+
+@pytest.mark.parametrize("raw, line, byte", [
+    (BASE.replace("name: g", "name: g\xe9").encode("latin-1"), 10, "0xe9"),
+    (b"seed: 1\n" + bytes(range(256)), 3, "0x80"),
+])
+def test_a_scenario_that_is_not_utf8_is_a_scenario_error(tmp_path, raw, line, byte):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(raw)
+    err = load_error(path)
+    assert err.file == str(path) and err.line == line
+    assert f"not UTF-8 text: byte {byte}" in err.message
+
+
+# ---------------------------------------------------------------------------------------------
+# every float of every scenario block is finite
+
+
+def _models_under(annotation) -> list:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_under(arg)]
+
+
+def _scenario_models() -> list:
+    todo = [Scenario, *WORKLOADS.values(), *(p.Options for p in POLICIES.values())]
+    seen: list = []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.append(model)
+        for info in model.model_fields.values():
+            todo += _models_under(info.annotation)
+    return seen
+
+
+def _with_inf(annotation):
+    """A value of this type with inf where its float goes; None for a type without one."""
+    if annotation is float:
+        return math.inf
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _with_inf(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return next((v for v in map(_with_inf, args) if v is not None), None)
+    inner = _with_inf(args[-1]) if origin in (dict, list) else None
+    if inner is None:
+        return None
+    return {"g": inner} if origin is dict else [inner]
+
+
+def _float_fields() -> list:
+    """(model, field, a value with inf where a float goes) for every float field."""
+    return [(model, name, value) for model in _scenario_models()
+            for name, info in model.model_fields.items()
+            if (value := _with_inf(info.annotation)) is not None]
+
+
+def test_every_float_field_is_found_by_the_walk():
+    names = {f"{m.__name__}.{n}" for m, n, _ in _float_fields()}
+    assert {"Zipf.alpha", "Trace.speed", "Distribution.sigma", "Options.weights",
+            "Options.weight_default", "MixPart.weight", "HddDisk.bandwidth", "Scenario.duration",
+            "Image.zero_fraction"} <= names, names
+
+
+@pytest.mark.parametrize("model, field, value", _float_fields(),
+                         ids=lambda x: getattr(x, "__name__", None) or str(x))
+def test_every_float_field_rejects_inf_and_nan(model, field, value):
+    for bad in (value, json_replace(value, math.inf, math.nan), json_replace(value, math.inf,
+                                                                           -math.inf)):
+        with pytest.raises(ValidationError) as info:
+            model.model_validate({field: bad})
+        mine = [e for e in info.value.errors() if e["loc"][:1] == (field,)]
+        assert mine and all("finite" in e["msg"] for e in mine), info.value
+
+
+def json_replace(value, old, new):
+    if isinstance(value, dict):
+        return {k: json_replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_replace(v, old, new) for v in value]
+    return new if value == old else value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from .errors import RunError, ScenarioError
+from .errors import RunError, ScenarioError, TmemsimError, check_jobs
 from .model import World
 from .results import Comparison, Result, read_results
 from .scenario import PolicySpec, Scenario, load_scenario
@@ -70,6 +70,7 @@ def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
     policies finish; sim_progress(policy, simulated seconds), in serial runs, as each
     policy's simulated time advances.
     """
+    check_jobs(jobs)
     s = _scenario(scenario, overrides)
     if check is not None:
         s = s.model_copy(update={"check": check})
@@ -103,7 +104,7 @@ def _run_named(s: Scenario, spec: PolicySpec, progress=None):
     """One policy's run; a failure says which policy failed."""
     try:
         return run_policy(s, spec, progress)
-    except (RunError, ScenarioError):
+    except (RunError, TmemsimError):  # bad input (a trace's bad line) stays bad input
         raise
     except Exception as exc:
         raise RunError(f"policy {spec.name!r} failed: {type(exc).__name__}: {exc}") from exc

@@ -126,6 +126,7 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
         with progress_bar(s, policy or "simulating", quiet) as progress:
             result = api.simulate(s, policy=policy, check=check or None,
                                   command=_command_line(), progress=progress)
+        _notes(result)
         if target:
             result.save(target)
     if not quiet:
@@ -155,6 +156,7 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
             result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
                                  command=_command_line(), progress=progress,
                                  sim_progress=sim_progress)
+        _notes(result)
         if target:
             result.save(target)
     if not quiet:
@@ -163,6 +165,15 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
         _print(comparison_table(result.summary, title=s.name))
         if out:
             click.echo(f"results, figures and report.md in {out}")
+
+
+def _notes(result) -> None:
+    """What a person should know about a run that succeeded (once each, on stderr)."""
+    from .workloads.trace import backward_note
+
+    note = backward_note(result.meta.get("traces", {}))
+    if note:
+        click.echo(f"tmemsim: note: {note}", err=True)
 
 
 @contextmanager
@@ -201,11 +212,8 @@ def plot(results, debug):
     """Redraw the figures and report.md of a results directory."""
     from pathlib import Path
 
-    from .errors import TmemsimError
     from .results import redraw
 
-    if not (Path(results) / "summary.csv").exists():
-        raise TmemsimError(f"{results}: not a tmemsim results directory (no summary.csv)")
     files = redraw(results)
     click.echo(f"{len(files)} files in {Path(results) / 'plots'}")
 

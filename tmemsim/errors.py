@@ -58,5 +58,15 @@ class TraceError(TmemsimError):
     """A block trace that cannot be read: malformed line, unknown format, missing column."""
 
 
+class OptionError(TmemsimError, ValueError):
+    """An option or argument outside what it accepts: `--jobs 0`, a check no check matches."""
+
+
+def check_jobs(jobs: int | None) -> None:
+    """Parallel processes: None (the cores) or at least 1."""
+    if jobs is not None and jobs < 1:
+        raise OptionError(f"jobs must be at least 1, got {jobs}")
+
+
 class RunError(Exception):
     """A run that failed for a reason other than bad input (e.g. stale reads under --check)."""

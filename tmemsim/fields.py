@@ -34,9 +34,10 @@ CacheKind = Annotated[str, AfterValidator(_known_cache)]  # a replacement policy
 
 
 class Strict(BaseModel):
-    """Every scenario block rejects keys it does not know (typos must not pass silently)."""
+    """Every scenario block rejects keys it does not know (typos must not pass silently), and
+    every float in it is finite: `.inf` or `.nan` is never a rate, weight or exponent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Distribution(Strict):

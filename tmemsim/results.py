@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outdir import MARKER, Staged, marked, stage
+from .errors import TmemsimError
+from .outdir import MARKER, Staged, kind_of, marked, stage
 
 SUMMARY_COLUMNS = [
     "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
@@ -151,7 +152,8 @@ class Result:
             "simulated_requests": {out.policy: out.requests for out in outputs},
             "events": {out.policy: out.events for out in outputs},
             "disks": {out.policy: out.disks for out in outputs},
-            # trace replays: lines read, records, pages, malformed lines skipped, filtered
+            # trace replays: lines read, records, pages, malformed lines skipped, filtered,
+            # and requests stamped before the trace's clock (`backward`)
             "traces": {out.policy: out.trace_stats for out in outputs if out.trace_stats},
             "versions": versions,
             "command": command,
@@ -203,8 +205,15 @@ Comparison = Result  # a comparison is a Result holding several policies
 
 
 def redraw(directory) -> list:
-    """Draw plots/ and report.md again from a results directory's tables."""
+    """Draw plots/ and report.md again from a results directory's tables.
+
+    Only in a directory tmemsim wrote (its meta.json says so): anywhere else plots/ and
+    report.md would be the user's own files.
+    """
     d = Path(directory)
+    if kind_of(d) != "results" or not (d / "summary.csv").is_file():
+        raise TmemsimError("not a tmemsim results directory (no summary.csv and meta.json "
+                           "written by tmemsim); nothing was drawn", file=str(d))
     return read_results(d)._save_plots(d)
 
 

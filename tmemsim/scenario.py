@@ -37,7 +37,7 @@ from .fields import (
 from .policies import POLICIES
 from .units import PAGE_SIZE, format_size, parse_size
 from .workloads import WORKLOADS
-from .yamlmap import format_path, line_of, load_yaml
+from .yamlmap import decode, format_path, line_of, load_yaml
 
 # ---------------------------------------------------------------- host and disks
 
@@ -409,11 +409,10 @@ def _set_path(data, dotted: str, raw_value: str, file) -> None:
     steps = dotted.split(".")
     where = format_path([int(x) if x.lstrip("-").isdigit() else x for x in steps])
     try:
-        value = yaml.safe_load(raw_value) if raw_value != "" else ""
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ScenarioError(f"--set {dotted}: the value {raw_value!r} is {problem}", file=file,
-                            path=where) from None
+        value = load_yaml(raw_value)[0] if raw_value != "" else ""
+    except ScenarioError as exc:
+        raise ScenarioError(f"--set {dotted}: the value {raw_value!r} is not valid: "
+                            f"{exc.message}", file=file, path=where) from None
     node = data
     walked: list = []
     for i, step in enumerate(steps):
@@ -437,6 +436,9 @@ def _set_path(data, dotted: str, raw_value: str, file) -> None:
         if last:
             node[key] = value
         else:
+            # a copy of each container on the way: YAML aliases share them, and the override
+            # is for this path only
+            node[key] = copy.copy(node[key])
             node = node[key]
             walked.append(key)
 
@@ -519,12 +521,12 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
         file = str(path)
         context["scenario_dir"] = str(path.parent)
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise ScenarioError("no such scenario file", file=file) from None
         except OSError as exc:
             raise ScenarioError(f"cannot read the scenario: {exc.strerror}", file=file) from None
-        data, lines = load_yaml(text, file)
+        data, lines = load_yaml(decode(raw, file), file)
         if isinstance(data, dict) and "name" not in data:
             data["name"] = path.stem
     if not isinstance(data, dict):

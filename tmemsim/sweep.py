@@ -39,6 +39,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -48,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import RunError, ScenarioError, TmemsimError
+from .errors import RunError, ScenarioError, TmemsimError, TraceError, check_jobs
 from .outdir import MARKER, claim_in_place, marked, stage, write_atomic
 from .results import EXTRA_COLUMNS, SUMMARY_COLUMNS
 from .scenario import PolicySpec, Scenario, load_scenario, resolved_yaml
@@ -601,6 +602,9 @@ def run_point(scenario_data: dict, policy: dict) -> dict:
                 return {"error": f"RunError: coherence check failed: {stale} stale reads"}
         return {"rows": rows, "wall_seconds": time.perf_counter() - start,
                 "events": int(out.events)}
+    except TraceError as exc:  # the user's trace, not this point: the sweep stops (exit 2)
+        return {"error": f"TraceError: {exc}",
+                "trace_error": {"message": exc.message, "file": exc.file, "line": exc.line}}
     except Exception as exc:  # reported per point; the sweep goes on
         return {"error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(limit=8)}
@@ -859,8 +863,7 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
     wall = time.perf_counter()
     if executor not in EXECUTORS:
         raise TmemsimError(f"unknown executor {executor!r}; expected local or dask")
-    if jobs is not None and jobs < 1:
-        raise TmemsimError(f"jobs must be at least 1, got {jobs}")
+    check_jobs(jobs)
     if scheduler is not None and executor != "dask":
         raise TmemsimError("a scheduler address is for the dask executor (--executor dask)")
     base, file, lines = _load_source(scenario, overrides)
@@ -914,6 +917,8 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
                 tasks.setdefault(key, Task(key, run_data, pdata))
                 refs.append(_Ref(i, r, seed, j, pspec.name, key))
 
+    had_out = out_dir is not None and out_dir.exists()
+    had_points = store is not None and store.dir.exists()
     if out_dir is not None:  # after planning (its errors leave nothing), before any task
         claim_in_place(out_dir, "sweep", reuse=resume, protect=[file] if file else (),
                        hint="resume it with --resume or choose another --out")
@@ -931,10 +936,14 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
     if progress:
         progress(done, total)
     stopped: list[str] = []
+    bad_input: list[dict] = []
 
     def handle(task: Task, outcome: dict) -> bool:
         nonlocal done
         done += 1
+        if "trace_error" in outcome:
+            bad_input.append(outcome["trace_error"])
+            return False
         if "error" in outcome:
             errors[task.key] = outcome["error"]
             if fail_fast:
@@ -959,6 +968,12 @@ def sweep(scenario, parameters: dict | None = None, mode: str | None = None,
         else:
             _run_local(todo, n_jobs, handle)
     ran = sum(1 for t in todo if t.key in frames)
+    if bad_input:  # every point replays that trace: stop, and keep nothing this call wrote
+        if out_dir is not None and not had_out:  # made by this call: all of it is ours
+            shutil.rmtree(out_dir, ignore_errors=True)
+        elif store is not None and not had_points:
+            shutil.rmtree(store.dir, ignore_errors=True)
+        raise TraceError(**bad_input[0])
 
     if stopped:
         key = stopped[0]

@@ -45,7 +45,7 @@ import pandas as pd
 
 from .api import select_policies
 from .caches import make_cache
-from .errors import ScenarioError
+from .errors import OptionError, ScenarioError, check_jobs
 from .model import World
 from .scenario import load_scenario
 from .theory import (
@@ -529,8 +529,8 @@ def select(quick: bool = True, only: Iterable[str] | None = None,
     unknown = [w for w in wanted if not any(
         w in (c.name, c.family) or fnmatch.fnmatchcase(c.name, w) for c in registry.values())]
     if unknown:
-        raise ValueError(f"no check matches {', '.join(unknown)}; families are "
-                         f"{', '.join(sorted({c.family for c in registry.values()}))}")
+        raise OptionError(f"no check matches {', '.join(unknown)}; families are "
+                          f"{', '.join(sorted({c.family for c in registry.values()}))}")
     return chosen
 
 
@@ -547,6 +547,7 @@ def run_checks(quick: bool = True, only: list[str] | None = None, progress=None,
     `jobs` > 1 runs checks in that many processes (each check is seeded by its scenario, so
     the table is the same); checks must then be picklable (no lambdas).
     """
+    check_jobs(jobs)
     selected = select(quick, only, checks)
     found: dict[int, tuple[list[Measurement], float]] = {}
     if jobs <= 1 or len(selected) <= 1:

@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import tmemsim
 from tmemsim.errors import ScenarioError, TraceError
-from tmemsim.scenario import load_scenario
-from tmemsim.workloads import WORKLOADS
+from tmemsim.scenario import load_scenario, resolved_yaml
+from tmemsim.workloads import WORKLOADS, traces
+from tmemsim.workloads.trace import backward_note
 from tmemsim.workloads.traces import READ, WRITE, write_blkparse, write_msr, write_oracle_general
 
 PAGE = 4096
@@ -162,6 +164,34 @@ def test_unsorted_timestamps_never_go_back(tmp_path):
     assert gaps == pytest.approx([0.3, 0.0, 0.0, 0.2, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("n", [1, 2, 1 << 16])
+def test_requests_stamped_before_the_clock_are_counted(tmp_path, n):
+    # 0.1 and 0.2 come after 0.3, 0.4 (two pages) after 0.5: four page requests in all
+    times = [0.0, 0.3, 0.1, 0.2, 0.5, 0.4]
+    write_msr(tmp_path / "t.csv", [(t, READ, i * PAGE, PAGE * (1 + (t == 0.4)), 0)
+                                   for i, t in enumerate(times)])
+    for timing, counted in (("trace", 4), ("closed", 0)):  # closed: the times are not used
+        spec = WORKLOADS["trace"].model_validate({"kind": "trace", "format": "msr",
+                                                  "path": str(tmp_path / "t.csv"),
+                                                  "timing": timing})
+        stream = spec.stream(np.random.SeedSequence(0))
+        while stream.next_chunk(n)[1]:
+            pass
+        assert stream.trace_stats["backward"] == counted
+        assert stream.trace_stats["pages"] == 7
+
+
+def test_the_note_on_backward_timestamps_tells_each_guest_once():
+    traces = {"none": {"a": {"backward": 2}, "b": {"backward": 0}},
+              "tmem": {"a": {"backward": 2}, "b": {"backward": 0}}}
+    assert backward_note(traces).startswith("the trace of guest a has 2 page request(s) whose")
+    assert backward_note({"none": {"a": {"backward": 0}}}) is None
+    assert backward_note({}) is None
+    many = {"none": {g: {"backward": i + 1} for i, g in enumerate("abcde")}}
+    assert backward_note(many).startswith(
+        "the traces of guests a (1), b (2), c (3) and 2 more have page requests whose")
+
+
 def test_gaps_cross_chunk_boundaries(tmp_path):
     even_trace(tmp_path / "t.csv", 1000, 0.002)
     d = {"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv")}
@@ -171,6 +201,20 @@ def test_gaps_cross_chunk_boundaries(tmp_path):
         assert np.array_equal(a, b)
     assert whole[2][:-1] == pytest.approx(np.full(999, 0.002))
     assert whole[2][-1] == 0.0
+
+
+@pytest.mark.parametrize("workload", [{}, {"timing": "closed", "think_time": "1ms"}])
+def test_a_trace_scenario_dumped_with_its_defaults_loads_again(tmp_path, workload):
+    # results' scenario.yaml and every sweep point are dumps: defaults such as read_fraction
+    # are written out, and are not a user's setting that does not apply to a trace
+    even_trace(tmp_path / "t.csv", 20, 0.01)
+    s = load_scenario(scenario({"kind": "trace", "format": "msr",
+                                "path": str(tmp_path / "t.csv"), **workload}))
+    again = load_scenario(yaml.safe_load(resolved_yaml(s)))
+    assert again == s
+    with pytest.raises(ScenarioError, match="read_fraction does not apply"):
+        load_scenario(scenario({"kind": "trace", "format": "msr", "read_fraction": 0.5,
+                                "path": str(tmp_path / "t.csv"), **workload}))
 
 
 # Options ---------------------------------------------------------------------------------------
@@ -215,12 +259,17 @@ def test_page_beyond_a_declared_footprint_is_an_error(tmp_path):
              "footprint": 1000})
 
 
-def test_malformed_line_fails_the_run_with_file_and_line(tmp_path):
+def test_malformed_line_fails_the_run_with_file_and_line(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     write_msr(path, random_rows(50))
     with open(path, "a") as f:
         f.write("128166372000000000,h,0,Read,oops,4096,0\n")
     d = {"kind": "trace", "format": "msr", "path": str(path), "footprint": "1GiB"}
+    # in the file's first block, the line is found at load time (checking the trace has
+    # requests reads that block), with the scenario's path as well as the trace's line
+    with pytest.raises(ScenarioError, match=f"guests\\[0\\].workload.*{path}, line 51: expected"):
+        load_scenario(scenario(d))
+    monkeypatch.setattr(traces, "_BLOCK_BYTES", 1024)  # further on: when the run reaches it
     with pytest.raises(TraceError) as info:
         run(d)
     assert info.value.file == str(path) and info.value.line == 51

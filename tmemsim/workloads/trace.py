@@ -18,8 +18,9 @@ from ..fields import Pages
 from .base import CHUNK, PageSampler, RequestStream, WorkloadBase, as_list
 from .traces import FORMATS, read_trace
 
-# footprint scans already done in this process: (file identity, reading options) -> pages
-_SCANNED: dict[tuple, int] = {}
+# what reading a file found in this process, by (question, file identity, reading options):
+# ("footprint", ...) -> pages, ("requests", ...) -> "" or why the trace has none
+_SCANNED: dict[tuple, int | str] = {}
 
 
 class Trace(WorkloadBase):
@@ -66,7 +67,11 @@ class Trace(WorkloadBase):
 
     @model_validator(mode="after")
     def _consistent(self):
-        given = self.model_fields_set
+        # what is set to other than its default: a scenario dumped with its defaults (results'
+        # scenario.yaml, every sweep point) loads again
+        fields = type(self).model_fields
+        given = {name for name in self.model_fields_set if getattr(self, name) !=
+                 fields[name].get_default(call_default_factory=True)}
         if "read_fraction" in given:
             raise ValueError("read_fraction does not apply: a trace's reads and writes are "
                              "its own")
@@ -85,9 +90,11 @@ class Trace(WorkloadBase):
         if self.wrap and self.footprint is None:
             raise ValueError("wrap: true needs a footprint: trace pages are taken modulo it")
         try:
-            self.read().close()  # checks options, columns and file now; reads nothing
+            empty = self._no_requests()  # checks options, columns and the file's first block
         except (ValueError, TraceError) as exc:
             raise ValueError(str(exc)) from None
+        if empty:
+            raise ValueError(empty)
         return self
 
     def read(self, chunk_pages: int = CHUNK, stats: dict | None = None):
@@ -104,14 +111,35 @@ class Trace(WorkloadBase):
     def footprint_pages(self) -> int:
         if self.footprint is not None:
             return self.footprint
-        st = os.stat(self.path)
-        key = (os.path.abspath(self.path), st.st_mtime_ns, st.st_size, self.format,
-               self.volume, self.limit, self.on_error,
-               json.dumps([self.columns, self.options], sort_keys=True, default=str))
+        key = self._key("footprint")
         if key not in _SCANNED:
             _SCANNED[key] = max((int(c.page.max()) + 1 for c in self.read() if len(c)),
                                 default=0)
         return _SCANNED[key]
+
+    def _no_requests(self) -> str:
+        """Why the trace gives no page request at all, or "" when it gives one. Reads up to
+        the first request kept: usually one block of the file, the whole file only when it
+        has none (say, a `volume` it does not hold)."""
+        key = self._key("requests")
+        if key not in _SCANNED:
+            stats: dict = {}
+            chunks = self.read(chunk_pages=1, stats=stats)
+            try:
+                found = next(chunks, None) is not None
+            finally:
+                chunks.close()
+            _SCANNED[key] = "" if found else (
+                f"no requests in trace {self.path}: {stats['lines']} line(s), "
+                f"{stats['records']} record(s), {stats['filtered']} filtered out (volume or "
+                f"format rule), {stats['skipped']} malformed line(s) skipped")
+        return _SCANNED[key]
+
+    def _key(self, question: str) -> tuple:
+        st = os.stat(self.path)
+        return (question, os.path.abspath(self.path), st.st_mtime_ns, st.st_size, self.format,
+                self.volume, self.limit, self.on_error,
+                json.dumps([self.columns, self.options], sort_keys=True, default=str))
 
     def sampler(self, rng):
         return TraceSampler(self)
@@ -121,14 +149,40 @@ class Trace(WorkloadBase):
 
 
 _NO_PAGES = np.zeros(0, dtype=np.int64)
+# the trace stat counting page requests stamped earlier than one before them (timing: trace)
+BACKWARD = "backward"
+
+
+def backward_note(traces: dict) -> str | None:
+    """One line for a person when replayed traces went back in time, else None.
+
+    traces: meta.json's "traces", {policy: {guest: stats}}; every policy replays the same
+    requests, so each guest's largest count is told."""
+    counts: dict[str, int] = {}
+    for by_guest in traces.values():
+        for guest, stats in by_guest.items():
+            counts[guest] = max(counts.get(guest, 0), stats.get(BACKWARD, 0))
+    late = {g: n for g, n in counts.items() if n}
+    if not late:
+        return None
+    if len(late) == 1:
+        (guest, n), = late.items()
+        what = f"the trace of guest {guest} has {n} page request(s)"
+    else:
+        shown = ", ".join(f"{g} ({n})" for g, n in list(late.items())[:3])
+        more = f" and {len(late) - 3} more" if len(late) > 3 else ""
+        what = f"the traces of guests {shown}{more} have page requests"
+    return (f"{what} whose timestamps go backwards; replayed in file order on the trace's "
+            "running clock, each issued at once (see docs/workloads.md)")
 
 
 class TraceSampler(PageSampler):
     """The trace's pages in order, its ops, and the gaps between its timestamps."""
 
     def __init__(self, spec: Trace):
-        self.stats: dict = {}  # what read_trace counted: reported in meta.json
+        self.stats: dict = {}  # what read_trace counted, and `backward`: in meta.json
         self._chunks = spec.read(stats=self.stats)
+        self.stats[BACKWARD] = 0
         self._chunk = None
         self._pos = 0
         self._ops = self._times = _NO_PAGES
@@ -178,8 +232,10 @@ class TraceSampler(PageSampler):
             return np.zeros(0)
         following = self._current()
         after = following.time_s[self._pos : self._pos + 1] if following is not None else times[-1:]
-        # a running maximum keeps the replay on the trace's clock through unsorted records
+        # a running maximum keeps the replay on the trace's clock through unsorted records:
+        # a request stamped before the clock is issued at once, and counted
         clock = np.maximum.accumulate(np.concatenate(([self._clock], times, after)))
+        self.stats[BACKWARD] += int(np.count_nonzero(times < clock[: len(times)]))
         self._clock = clock[-2]
         return np.diff(clock[1:])
 
