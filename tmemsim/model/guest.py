@@ -301,7 +301,9 @@ class Guest:
         Linux would have made them wait on the page lock; here each read went on its own, so the
         fill reconciles: a page cached meanwhile stays as it is, a page rewritten meanwhile is
         not replaced by the older bytes, and a copy that reached the private pool meanwhile
-        (evicted and put) is flushed, so the guest and its pool never hold the same page.
+        (evicted and put) is flushed, so the guest and its pool never hold the same page. A
+        private get is exclusive, so only such a put can have left a copy there; under `check`
+        the world checks that at the get (World.checked_read), which this flush would hide.
         """
         cache = self.cache
         if vpage in cache:

@@ -124,9 +124,11 @@ class World:
         for i in range(len(named)):
             self.policy.set_allowance(i, self.allowance(i))
         if s.check:
-            # the oracle: one request per action, invariants checked after each
+            # the oracle: one request per action, invariants checked after each, and every
+            # miss's get checked at once (the checked read costs nothing when check is off)
             for g in self.guests:
                 g.checker = self.check_invariants
+                g.hv_read = self.checked_read
         self.samples: list[tuple] = []  # (time, guest or "HOST", metric, value)
         self.double_cached_samples: list[int] = []
         self.measured_from = s.warmup
@@ -200,6 +202,17 @@ class World:
                                  f"host memory = {host.memory}")
         if self.policy.host.pool_pages != self.pool_pages:
             raise InvariantError("the policy's pool size differs from the world's")
+
+    def checked_read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
+        """A miss's get under `check: true`, then the rule that a private get is exclusive: the
+        page is no longer in the guest's private pool. Checked at the get itself, because the
+        miss's fill later flushes a copy put while the read was in flight, and so would hide a
+        get that kept its copy from the deep check."""
+        got = self.hv.read(guest, vpage, loc, t)
+        if self.policy.holds_private(guest, vpage):
+            raise InvariantError(f"{self.policy_spec.name}: {self.guest_names[guest]}: page "
+                                 f"{vpage} is still in its private pool after a get")
+        return got
 
     def set_memory(self, i: int, target: int, t: float) -> None:
         """Balloon guest i towards target bytes, within its floor and max_memory less the
