@@ -119,11 +119,15 @@ def test_timeseries_samples_every_interval(result):
     ts = result.timeseries
     assert list(ts.columns[:5]) == ["time_s", "policy", "guest", "metric", "value"]
     times = sorted(ts.time_s.unique())
-    assert times[:3] == pytest.approx([0.25, 0.5, 0.75])
-    reads = ts[(ts.metric == "reads") & ts.guest.isin(["web-0", "web-1"])]
-    # per-interval counts: they add up to at most the run's total (the last interval may be
-    # cut by the end of the run)
-    assert 0 < reads.value.sum() <= result.row().reads
+    assert times == pytest.approx([0.25, 0.5, 0.75, 1.0])  # each interval, stamped at its end
+    # per-interval counts: they add up to the run's totals, the last interval's included
+    for guest in ("web-0", "web-1"):
+        row = result.row(guest=guest)
+        for metric in ("requests", "reads", "guest_hits", "host_hits", "disk_reads",
+                       "disk_writes"):
+            series = ts[(ts.metric == metric) & (ts.guest == guest)]
+            assert len(series) == 4 and series.value.sum() == row[metric], (guest, metric)
+    assert result.row().reads > 0
 
 
 # ---------------------------------------------------------------------------------------------
