@@ -216,11 +216,28 @@ def test_memory_bars_are_mebibytes(figs):
 
 def test_disk_reads_are_per_second(results):
     summary, timeseries, latency, meta = results
-    doubled = {**meta, "sample_interval_s": 2.0}
+    doubled = {**meta, "sample_interval_s": 2.0}  # the same counts over intervals twice as long
+    slower = timeseries.assign(time_s=timeseries.time_s * 2)
     one = plots.figures(summary, timeseries, latency, meta)["disk_reads_over_time"]
-    two = plots.figures(summary, timeseries, latency, doubled)["disk_reads_over_time"]
+    two = plots.figures(summary, slower, latency, doubled)["disk_reads_over_time"]
     y1, y2 = one.axes[0].lines[0].get_ydata(), two.axes[0].lines[0].get_ydata()
     assert np.allclose(np.asarray(y1) / 2, y2)
+    assert np.allclose(two.axes[0].lines[0].get_xdata(), 2 * one.axes[0].lines[0].get_xdata())
+
+
+def test_a_shorter_last_interval_is_drawn_as_such(results):
+    """A run that ends on its request budget ends between two sample times: its last sample
+    covers less than a sample interval, and its rate is the count over that shorter time."""
+    summary, timeseries, latency, meta = results
+    last = timeseries.time_s == timeseries.time_s.max()
+    cut = timeseries.assign(time_s=timeseries.time_s.where(~last, timeseries.time_s - 0.75))
+    whole = plots.figures(summary, timeseries, latency, meta)["disk_reads_over_time"]
+    short = plots.figures(summary, cut, latency, meta)["disk_reads_over_time"]
+    (x1, y1), (x2, y2) = ((f.axes[0].lines[0].get_xdata(), f.axes[0].lines[0].get_ydata())
+                          for f in (whole, short))
+    assert np.allclose(x2[-2:], [SAMPLES - 1, SAMPLES - 0.75])  # the last interval: 0.25 s
+    assert np.allclose(y2[-1], 4 * y1[-1])  # the same count in a quarter of the time
+    assert np.allclose(y2[:-2], y1[:-2]) and np.allclose(x2[:-2], x1[:-2])
 
 
 def test_pool_occupancy_skips_policies_without_pool(figs):

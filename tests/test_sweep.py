@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from scipy import stats  # a test dependency: the cross-checks must run, never skip
 
 import tmemsim.api
 from tmemsim import sweep as sw
@@ -28,6 +29,7 @@ from tmemsim.sweep import (
     replication_seed,
     summarize,
     sweep,
+    t_cdf,
     t_quantile,
 )
 from tmemsim.sweep_plots import winner_cells
@@ -77,10 +79,15 @@ def test_t_quantile_matches_the_tables(df):
 
 
 def test_t_quantile_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
     for df in (1, 2, 3, 4, 7, 19, 60, 250, 5000):
         for p in (0.5, 0.6, 0.9, 0.95, 0.975, 0.995, 0.9995, 0.001):
             assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-9, abs=1e-12)
+
+
+def test_t_cdf_matches_scipy():
+    for df in (1, 2, 3, 7, 30.5, 250):
+        for t in (-40.0, -3.0, -0.5, 0.0, 0.3, 1.0, 2.5, 12.0):
+            assert t_cdf(t, df) == pytest.approx(stats.t.cdf(t, df), rel=1e-10, abs=1e-14)
 
 
 def test_t_quantile_rejects_nonsense():
@@ -115,7 +122,6 @@ def test_summary_ci_matches_numpy_by_hand():
             assert row["std"] == pytest.approx(x.std(ddof=1))
             assert row.ci95_low == pytest.approx(x.mean() - half)
             assert row.ci95_high == pytest.approx(x.mean() + half)
-    stats = pytest.importorskip("scipy.stats")
     g = table[(table.point == 0) & (table.policy == "tmem")]["read_hit_ratio"].to_numpy()
     lo, hi = stats.t.interval(0.95, len(g) - 1, loc=g.mean(), scale=stats.sem(g))
     row = summary[(summary.point == 0) & (summary.policy == "tmem")

@@ -566,13 +566,14 @@ def _disk_reads_over_time(r: _Results) -> Figure | None:
     interval = _sample_interval(r, rows["time_s"])
     if interval is None:
         return None
-    per_policy = rows.groupby(["policy", "time_s"])["value"].sum() / interval
+    per_policy = rows.groupby(["policy", "time_s"])["value"].sum()
+    warmup = float(r.meta.get("warmup_s") or 0.0)
     fig = _new_figure(10.0, 4.5)
     ax = fig.subplots()
     drawn = []
     for policy in r.policies:
         if policy in per_policy.index.get_level_values("policy"):
-            x, y = _interval_steps(per_policy.loc[policy], interval)
+            x, y = _interval_steps(per_policy.loc[policy], interval, warmup)
             ax.plot(
                 x, y, drawstyle="steps-post", color=r.colors[policy], linewidth=1.6, label=policy
             )
@@ -586,11 +587,16 @@ def _disk_reads_over_time(r: _Results) -> Figure | None:
     return fig
 
 
-def _interval_steps(series: pd.Series, interval: float) -> tuple[np.ndarray, np.ndarray]:
-    """Step points that hold each value over its interval (time_s - interval, time_s]."""
-    times = series.index.to_numpy(dtype=float)
-    values = series.to_numpy(dtype=float)
-    return np.append(times - interval, times[-1]), np.append(values, values[-1])
+def _interval_steps(counts: pd.Series, interval: float,
+                    warmup: float) -> tuple[np.ndarray, np.ndarray]:
+    """Step points that hold each interval's rate (per second) over it, (start, time_s]. A
+    sample covers a sample interval up to its time stamp, but never before the sample before
+    it or the warm-up's end: a run's last interval ends with the run and may be shorter."""
+    times = counts.index.to_numpy(dtype=float)
+    first = max(times[0] - interval, warmup) if times[0] > warmup else 0.0
+    lengths = np.minimum(interval, np.diff(times, prepend=first))
+    values = counts.to_numpy(dtype=float) / lengths
+    return np.append(times - lengths, times[-1]), np.append(values, values[-1])
 
 
 # ---------------------------------------------------------------------------------------------

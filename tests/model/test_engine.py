@@ -18,6 +18,7 @@ from tmemsim.caches import LRU
 from tmemsim.model import World
 from tmemsim.model.disk import Disk
 from tmemsim.model.guest import Guest
+from tmemsim.results import Result
 from tmemsim.units import PAGE_SIZE
 from tmemsim.workloads.traces import write_oracle_general
 
@@ -278,6 +279,7 @@ def io_heavy_scenarios(draw):
     policy = draw(st.sampled_from(ALL_POLICIES))
     budget = draw(st.sampled_from([None, 3000]))  # a budget: the run ends with a request
     return scenario(guests=guests, disks={"d": disk}, policies=[policy], duration="150ms",
+                    sample_interval=draw(st.sampled_from(["10ms", "40ms", "250ms"])),
                     requests=budget, check=True, seed=draw(st.integers(0, 2**16)))
 
 
@@ -291,7 +293,9 @@ def test_property_disks_see_requests_in_time_order_and_engines_agree(d):
     unbatched = run_world({**d, "engine": "unbatched"})
     assert batched.counters == unbatched.counters
     assert batched.measured == unbatched.measured
+    assert batched.samples == unbatched.samples
     assert all(c["stale_reads"] == 0 for c in batched.counters)
+    check_samples(batched, d.get("warmup", 0.0))
 
 
 # Work that waits in the agenda meets a world that moved on: what each such wait must keep.
@@ -370,6 +374,102 @@ def test_open_loop_in_flight_page_minimal():
     assert batched.disks == unbatched.disks
     # the second read arrives before the page does: it cannot be served in 1 us
     assert batched.histograms[0].percentile(0) > 0.5e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# the time series
+
+INTERVAL_COUNTS = ["requests", "reads", "guest_hits", "host_hits", "disk_reads", "disk_writes"]
+
+
+def check_samples(out, warmup: float) -> list[float]:
+    """A run's samples: one after another in time, the last at the run's end with the gauges
+    the run ends with, and per guest interval counts that add up to the run's own counts.
+    Returns the sample times."""
+    times = list(dict.fromkeys(t for t, *_ in out.samples))
+    assert np.all(np.diff(times) > 0), times
+    assert times[-1] == pytest.approx(warmup + out.measured, rel=1e-12, abs=1e-15)
+    sums: dict = {}
+    last: dict = {}
+    for t, g, m, v in out.samples:
+        if m in INTERVAL_COUNTS:
+            sums[g, m] = sums.get((g, m), 0) + v
+        if t == times[-1]:
+            last[g, m] = v
+    for i, (name, c) in enumerate(zip(out.guest_names, out.counters, strict=True)):
+        assert {m: sums[name, m] for m in INTERVAL_COUNTS} == {m: c[m] for m in INTERVAL_COUNTS}
+        assert last[name, "guest_cache_pages"] == out.cache_pages[i]
+        assert last[name, "pool_pages"] == out.pool_used[i]
+        assert last[name, "double_cached_pages"] == out.double_cached[i]
+    assert last["HOST", "pool_used_pages"] == out.used_pages
+    return times
+
+
+def _series_scenario(**kw) -> dict:
+    """Two guests that read and write, a flusher, swap and churn, on one disk."""
+    anon = {"size": "2MiB", "fraction": 0.2, "alpha": 0.6, "read_fraction": 0.5}
+    return scenario(**{
+        "policies": ALL_POLICIES, "warmup": "1s", "duration": "4s", "sample_interval": "500ms",
+        **kw}, guests=[guest("a", dirty_expire="300ms", writeback_interval="100ms",
+                      workload=workload(read_fraction=0.8, think_time="300us", anon=anon)),
+                guest("b", dirty_expire="300ms", writeback_interval="100ms",
+                      workload={"kind": "uniform", "footprint": 5000, "read_fraction": 0.9,
+                                "churn": {"rate": "20/s"},
+                                "arrival": {"kind": "poisson", "rate": "3000/s"}})])
+
+
+SERIES_POLICIES = [p.name for p in select_policies(tmemsim.load_scenario(_series_scenario()))]
+
+
+@pytest.mark.parametrize("policy", SERIES_POLICIES)
+def test_timeseries_has_every_interval_up_to_the_horizon(policy):
+    """Warm-up 1 s, duration 4 s, samples every 0.5 s: 8 intervals, 8 samples, the last at the
+    horizon; their counts add up to the summary's."""
+    d = _series_scenario()
+    s = tmemsim.load_scenario(d)
+    out = World(s, select_policies(s, [policy])[0]).run()
+    times = check_samples(out, 1.0)
+    assert times == pytest.approx([1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0])
+    assert sum(c["disk_writes"] for c in out.counters) > 0
+    r = Result.from_runs(s, [out])  # the tables: per guest and ALL
+    ts = r.timeseries[r.timeseries.metric.isin(INTERVAL_COUNTS)]
+    sums = ts.groupby(["guest", "metric"])["value"].sum()
+    for row in r.summary.itertuples():
+        for m in INTERVAL_COUNTS:
+            total = sums.loc[row.guest, m] if row.guest != "ALL" else sums.xs(m, level=1).sum()
+            assert total == getattr(row, m), (row.guest, m)
+
+
+@pytest.mark.parametrize("policy", SERIES_POLICIES)
+@pytest.mark.parametrize("engine", ["batched", "unbatched"])
+def test_timeseries_of_a_budget_run_ends_with_its_last_request(policy, engine):
+    """A request budget: the last, shorter interval ends with the last request, and nothing the
+    guests do after it (a flusher pass already due) is sampled or counted later."""
+    d = _series_scenario(duration=None, requests=6000, warmup="200ms", sample_interval="250ms",
+                         engine=engine)
+    s = tmemsim.load_scenario(d)
+    out = World(s, select_policies(s, [policy])[0]).run()
+    times = check_samples(out, 0.2)
+    assert times[-1] - times[-2] < 0.25 - 1e-9  # a shorter last interval, not on the grid
+    assert 0 < out.requests < 2 * 6000  # the budgets, less what the warm-up took
+
+
+@pytest.mark.parametrize("engine", ["batched", "unbatched"])
+def test_nothing_of_a_guest_happens_after_its_last_request(engine):
+    """The flusher's first pass falls due at 1 s, long after the budget of 2,000 requests is
+    spent: it is dropped with the rest of what the guest had left to do, so no sample is
+    stamped after the run's end and the pages dirty at the end stay dirty."""
+    d = scenario(duration=None, requests=2000, sample_interval="50ms", engine=engine,
+                 policies=["none"], guests=[guest(
+                     dirty_expire=0, writeback_interval="1s",
+                     workload=workload(read_fraction=0.5, think_time="100us"))])
+    s = tmemsim.load_scenario(d)
+    w = World(s, select_policies(s)[0])
+    out = w.run()
+    times = check_samples(out, 0.0)
+    assert len(times) > 3 and times[-1] < 0.5
+    assert w.env.now <= times[-1]
+    assert w.guests[0].dirty and out.counters[0]["writes"] > 500
 
 
 # ---------------------------------------------------------------------------------------------

@@ -268,6 +268,33 @@ def test_oracle_catches_a_tmem_without_flush(monkeypatch):
         tmemsim.simulate(data, check=True)
 
 
+@pytest.mark.parametrize("engine", ["batched", "unbatched"])
+def test_oracle_catches_a_tmem_get_that_keeps_its_copy(monkeypatch, engine):
+    """A mutant tmem whose get hits but leaves the page in the private pool (a non-exclusive
+    get): the checked run stops on the exclusivity rule. The miss's fill flushes any copy the
+    pool holds, so only a check at the get itself can see this."""
+    from tmemsim.policies import tmem
+
+    read = tmem.Tmem.read
+
+    def keeping_read(self, guest, vpage, loc):
+        before = dict(self.eph)
+        got = read(self, guest, vpage, loc)
+        for key in before.keys() - self.eph.keys():  # what the get took: put it back
+            self.eph[key] = before[key]
+            self.private_of[guest] += 1
+        return got
+
+    monkeypatch.setattr(tmem.Tmem, "read", keeping_read)
+    data = _one_guest(["r 0", "r 1", "r 0"])  # 0 put, then a get that hits
+    data["engine"] = engine
+    data["sample_interval"] = "10us"
+    with pytest.raises(InvariantError, match="still in its private pool after a get"):
+        tmemsim.simulate(data, check=True)
+    monkeypatch.undo()  # the same run under the real tmem passes, with the get that hits
+    assert tmemsim.simulate(data, check=True).row()["tmem_get_hits"] == 1
+
+
 def test_weights_with_a_shared_pool():
     data = {
         "seed": 0, "requests": 100, "check": True,

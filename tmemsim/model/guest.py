@@ -113,8 +113,11 @@ class Guest:
     def process(self):
         env, agenda, rank = self.env, self.agenda, self.rank
         while agenda:
-            t, _, action, arg = agenda[0]
+            t, order, action, arg = agenda[0]
             if t >= self.horizon:
+                return
+            # background work (order below every thread's) outlives none of the guest's requests
+            if (order < ORDER_THREAD or self.remaining <= 0) and self.requests_done():
                 return
             if not self.batched or t >= next_event_time(env):
                 self.events += 1
@@ -123,6 +126,17 @@ class Guest:
             action(t, arg)
             if self.checker is not None:
                 self.checker()
+
+    def requests_done(self) -> bool:
+        """True once this guest will start or finish no more requests: its budget is spent or
+        its streams ended, and none is in flight. What its agenda still holds then (a flusher
+        pass, a balloon step, churn, a phase switch, a thread's turn with nothing left to ask)
+        is dropped, so nothing of the guest's happens after its last request's end."""
+        if self.remaining > 0 and not all(th.ended for th in self.threads):
+            return False
+        start = self._start
+        return all(action == start for _, order, action, _ in self.agenda
+                   if order >= ORDER_THREAD)
 
     # ------------------------------------------------------------ requests
 
@@ -301,7 +315,9 @@ class Guest:
         Linux would have made them wait on the page lock; here each read went on its own, so the
         fill reconciles: a page cached meanwhile stays as it is, a page rewritten meanwhile is
         not replaced by the older bytes, and a copy that reached the private pool meanwhile
-        (evicted and put) is flushed, so the guest and its pool never hold the same page.
+        (evicted and put) is flushed, so the guest and its pool never hold the same page. A
+        private get is exclusive, so only such a put can have left a copy there; under `check`
+        the world checks that at the get (World.checked_read), which this flush would hide.
         """
         cache = self.cache
         if vpage in cache:

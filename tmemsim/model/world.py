@@ -124,31 +124,40 @@ class World:
         for i in range(len(named)):
             self.policy.set_allowance(i, self.allowance(i))
         if s.check:
-            # the oracle: one request per action, invariants checked after each
+            # the oracle: one request per action, invariants checked after each, and every
+            # miss's get checked at once (the checked read costs nothing when check is off)
             for g in self.guests:
                 g.checker = self.check_invariants
-        self.samples: list[tuple] = []  # (time, guest or "HOST", metric, value)
+                g.hv_read = self.checked_read
+        # (time, guest or "HOST", metric, value); see _sample for what a time stamp means
+        self.samples: list[tuple] = []
         self.double_cached_samples: list[int] = []
+        self.counted = [c.as_dict() for c in self.counters]  # the counters at the last sample
+        # the latest sample: (time, its first row, the counters it was taken against)
+        self.latest_sample: tuple | None = None
         self.measured_from = s.warmup
 
     # ------------------------------------------------------------ observers
 
     def _observer(self):
-        """Reset the counters at the end of the warm-up, then sample every interval."""
+        """Reset the counters at the end of the warm-up, then sample every interval; the run
+        takes the last sample itself, at its end (run())."""
         env, s = self.env, self.scenario
         if s.warmup > 0:
             yield At(env, s.warmup - env.now, RANK_OBSERVER)
             self._reset()
-        last = {i: g.counters.as_dict() for i, g in enumerate(self.guests)}
         while True:
             # guests read next_time: they must not run their clocks past an observation
             self.next_time = env.now + s.sample_interval
             yield At(env, s.sample_interval, RANK_OBSERVER)
-            self._sample(last)
-            if s.check:
-                self.check_deep()
-            if self.progress is not None:
-                self.progress(env.now)
+            self._observe(env.now)
+
+    def _observe(self, now: float) -> None:
+        self._sample(now)
+        if self.scenario.check:
+            self.check_deep()
+        if self.progress is not None:
+            self.progress(now)
 
     def _reset(self) -> None:
         for c in self.counters + self.policy_counters:
@@ -157,18 +166,34 @@ class World:
             g.hist.reset()
         for d in self.disks.values():
             d.reset_stats()
+        self.counted = [c.as_dict() for c in self.counters]
 
     _INTERVAL = ("requests", "reads", "guest_hits", "host_hits", "disk_reads", "disk_writes")
 
-    def _sample(self, last: dict) -> None:
-        now = self.env.now
+    def _sample(self, now: float) -> None:
+        """One sample stamped `now`, the end of the interval it covers: the interval counts
+        (what happened since the previous sample, or since the warm-up ended) and the gauges.
+
+        Every sample interval's sample sees the state after every action due before its time
+        and none due at it or later (the observer goes first at a tie). The run's last sample
+        is stamped at the run's end: the horizon, or the last request's end when the budget was
+        spent or the streams ended first (a shorter last interval). If that falls on the time
+        of the sample before, it replaces it, so the counts sum to the run's totals.
+        """
+        counted = self.counted
+        if self.latest_sample is not None and self.latest_sample[0] == now:
+            _, first, counted = self.latest_sample
+            del self.samples[first:]
+            self.double_cached_samples.pop()
+        self.latest_sample = (now, len(self.samples), counted)
         add = self.samples.append
         total_double = 0
+        self.counted = []
         for i, g in enumerate(self.guests):
             now_counts = g.counters.as_dict()
             for m in self._INTERVAL:
-                add((now, g.name, m, now_counts[m] - last[i][m]))
-            last[i] = now_counts
+                add((now, g.name, m, now_counts[m] - counted[i][m]))
+            self.counted.append(now_counts)
             add((now, g.name, "guest_cache_pages", len(g.cache)))
             add((now, g.name, "memory_pages", self.memory[i] // PAGE_SIZE))
             add((now, g.name, "pool_pages", self.policy.guest_pages(i)))
@@ -200,6 +225,17 @@ class World:
                                  f"host memory = {host.memory}")
         if self.policy.host.pool_pages != self.pool_pages:
             raise InvariantError("the policy's pool size differs from the world's")
+
+    def checked_read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
+        """A miss's get under `check: true`, then the rule that a private get is exclusive: the
+        page is no longer in the guest's private pool. Checked at the get itself, because the
+        miss's fill later flushes a copy put while the read was in flight, and so would hide a
+        get that kept its copy from the deep check."""
+        got = self.hv.read(guest, vpage, loc, t)
+        if self.policy.holds_private(guest, vpage):
+            raise InvariantError(f"{self.policy_spec.name}: {self.guest_names[guest]}: page "
+                                 f"{vpage} is still in its private pool after a get")
+        return got
 
     def set_memory(self, i: int, target: int, t: float) -> None:
         """Balloon guest i towards target bytes, within its floor and max_memory less the
@@ -257,17 +293,21 @@ class World:
         tick = self.policy.tick_interval
         if tick:
             env.process(self._host_ticker(tick))
-        done = env.all_of(procs)
-        if self.horizon < float("inf"):
-            env.run(until=env.any_of([done, env.timeout(self.horizon)]))
-        else:
-            env.run(until=done)
-        finished = all(th.ended for g in self.guests for th in g.threads)
-        if self.scenario.requests is None and not finished:
-            end = self.horizon
-        else:  # budgets spent or streams ended (a trace): it ends with the last request
-            end = min(max(g.last_end for g in self.guests), self.horizon)
+        env.run(until=env.all_of(procs))  # a guest stops at the horizon or when it is done
+        end = self.end()
+        if end > env.now:  # the host's ticks and the samples due before the end
+            env.run(until=end)
+        self._observe(end)  # the last interval, whole or shorter
         return RunOutput(self, end, time.perf_counter() - wall)
+
+    def end(self) -> float:
+        """When the run ends, once every guest has stopped: at the horizon if a guest still had
+        requests to serve then (left or in flight); else (budgets spent, streams ended) when
+        its last request ended."""
+        last = max(g.last_end for g in self.guests)
+        if self.horizon == float("inf") or all(g.requests_done() for g in self.guests):
+            return min(last, self.horizon)
+        return self.horizon
 
 
 class RunOutput:
