@@ -38,7 +38,6 @@ def write_alibaba(path, rows) -> None:
 FORMAT = TraceFormat(
     name="alibaba",
     read=read,
-    summary=__doc__.splitlines()[0],
     example=Example(write_alibaba, (
         (0.0, READ, 0, 4096, 3), (0.5, WRITE, 4096, 12288, 3), (1.000001, READ, 8192, 512, 5),
     )),

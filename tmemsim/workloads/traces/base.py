@@ -45,11 +45,12 @@ class Example:
 
 @dataclass(frozen=True)
 class TraceFormat:
+    """A `format:` of the registry: how to read it, what it accepts, a file to test it with."""
+
     name: str
     read: Callable[[Source, BaseModel], Iterator[Records]]
     example: Example
     options: type[BaseModel] = NoOptions
-    summary: str = ""  # one line: the layout of a record
 
     def parse_options(self, given: Mapping) -> BaseModel:
         """The options `given` validated against the declaration (OptionError if not)."""

@@ -139,7 +139,6 @@ FORMAT = TraceFormat(
     name="blkparse",
     read=read,
     options=Options,
-    summary=__doc__.splitlines()[0],
     example=Example(write_blkparse, (
         (0.0, READ, 0, 4096, device_volume(8, 0)), (0.5, WRITE, 8192, 8192, device_volume(8, 16)),
         (1.5, READ, 4608, 4096, device_volume(8, 0)),

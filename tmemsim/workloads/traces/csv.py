@@ -149,7 +149,6 @@ FORMAT = TraceFormat(
     name="csv",
     read=read,
     options=Options,
-    summary=__doc__.splitlines()[0],
     example=Example(write_csv, (
         (0.0, READ, 0, 4096, 2), (1.5, WRITE, 8192, 4608, 2), (2.0, READ, 4096, 0, 4),
     ), options={"columns": {key: key if key != "time" else "time_s" for key in KEYS}}),

@@ -91,7 +91,6 @@ def write_fiu(path, rows) -> None:
 FORMAT = TraceFormat(
     name="fiu",
     read=read,
-    summary=__doc__.splitlines()[0],
     example=Example(write_fiu, (
         (0.0, READ, 0, 4096, device_volume(6, 0)), (1e-6, WRITE, 4096, 8192, device_volume(6, 1)),
         (0.5, READ, 1536, 4096, device_volume(6, 0)),

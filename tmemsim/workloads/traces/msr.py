@@ -42,7 +42,6 @@ def write_msr(path, rows) -> None:
 FORMAT = TraceFormat(
     name="msr",
     read=read,
-    summary=__doc__.splitlines()[0],
     example=Example(write_msr, (
         (0.0, READ, 0, 4096, 0), (0.001, WRITE, 4096, 8192, 1), (0.0025, READ, 6144, 4096, 0),
         (0.003, WRITE, 8192, 0, 1),

@@ -89,7 +89,6 @@ def write_oracle(path, rows) -> None:
 FORMAT = TraceFormat(
     name="oracle",
     read=read,
-    summary=__doc__.splitlines()[0],
     example=Example(write_oracle, (
         (0, READ, 4096, 4096, 0), (1, READ, 0, 100, 0), (1, READ, 4096, 4096, 0),
         (5, READ, 1 << 40, 4096, 0),

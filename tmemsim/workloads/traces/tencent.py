@@ -38,7 +38,6 @@ def write_tencent(path, rows) -> None:
 FORMAT = TraceFormat(
     name="tencent",
     read=read,
-    summary=__doc__.splitlines()[0],
     example=Example(write_tencent, (
         (0.0, READ, 0, 4096, 7), (1.0, WRITE, 4096, 8192, 7), (2.5, READ, 3584, 1024, 9),
     )),
