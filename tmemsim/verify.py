@@ -60,6 +60,7 @@ from .theory import (
     zipf_popularities,
 )
 from .units import PAGE_SIZE
+from .workloads.traces import write_oracle_general
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 """The scenario library; the verification scenarios are its `verify/` folder."""
@@ -149,9 +150,6 @@ def _requested_pages(scenario, n: int) -> np.ndarray:
     return np.asarray(pages[:n], dtype=np.int64)
 
 
-_ORACLE = np.dtype([("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"), ("next_access", "<i8")])
-
-
 def _libcachesim_misses(kind: str, capacity: int, pages: np.ndarray) -> int:
     """Misses of libcachesim's LRU / FIFO / Clock of `capacity` pages replaying `pages`.
 
@@ -160,14 +158,10 @@ def _libcachesim_misses(kind: str, capacity: int, pages: np.ndarray) -> int:
     """
     import libcachesim as lcs
 
-    records = np.zeros(len(pages), dtype=_ORACLE)
-    records["obj_id"] = pages + 1  # object id 0 is best avoided
-    records["size"] = PAGE_SIZE
-    records["next_access"] = -1
     caches = {"lru": lcs.LRU, "fifo": lcs.FIFO, "clock": lcs.Clock}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pages.oracleGeneral"
-        path.write_bytes(records.tobytes())
+        write_oracle_general(path, pages + 1)  # object id 0 is best avoided
         reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
         miss_ratio, _ = caches[kind](capacity * PAGE_SIZE).process_trace(reader)
     return round(miss_ratio * len(pages))

@@ -269,7 +269,7 @@ def test_malformed_line_fails_the_run_with_file_and_line(tmp_path, monkeypatch):
     # requests reads that block), with the scenario's path as well as the trace's line
     with pytest.raises(ScenarioError, match=f"guests\\[0\\].workload.*{path}, line 51: expected"):
         load_scenario(scenario(d))
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 1024)  # further on: when the run reaches it
+    monkeypatch.setattr(traces.source, "BLOCK_BYTES", 1024)  # further on: when the run reaches it
     with pytest.raises(TraceError) as info:
         run(d)
     assert info.value.file == str(path) and info.value.line == 51

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,7 +40,7 @@ def read_all(path, fmt, **kw) -> TraceChunk:
     if not chunks:
         return TraceChunk(np.zeros(0), np.zeros(0, np.uint8), np.zeros(0, np.int64),
                           np.zeros(0, np.int64), None)
-    return traces._concat(chunks)
+    return traces.pipeline.concat(chunks)
 
 
 def write_lines(path, lines, newline="\n"):
@@ -189,7 +190,7 @@ def test_clean_files_take_the_vectorized_path(tmp_path, fmt, monkeypatch):
     def no_line_parsing(*args):
         raise AssertionError("fell back to line-by-line parsing")
 
-    monkeypatch.setattr(traces, "_parse_lines", no_line_parsing)
+    monkeypatch.setattr(traces.text, "parse_lines", no_line_parsing)
     lines, options, expect = CASES[fmt]
     check(read_all(write_lines(tmp_path / "t", lines), fmt, **options), expect)
 
@@ -223,15 +224,15 @@ TRICKY = ["", "0", "-1", "+5", " 5", "0x10", "1.0", "1e3", "nan", "inf", "abc", 
           "Read", "write", "Q", "C", "FWS", "[p]", "+", "8,0", "99999999999999999999", "4096",
           md5(1), md5(2).upper(), "\u0663", "1_0", '"7"', "\r", "a\rb", "\t", "  ", ""]
 FAST_FORMATS = {
-    "msr": (MSR_LINES, ",", traces._MSR),
-    "blkparse": (BLKPARSE_LINES[:7], " ", traces._TextFormat(
-        traces._blkparse_line("Q"), traces._blkparse_block("Q"), 1.0, np.float64)),
-    "fiu": (FIU_LINES, " ", traces._FIU),
-    "alibaba": (ALIBABA_LINES, ",", traces._ALIBABA),
-    "tencent": (TENCENT_LINES, ",", traces._TENCENT),
-    "csv": (CSV_LINES[1:], ",", traces._csv_format(
-        CSV_LINES[0].split(","), CSV_COLUMNS, time_unit="ms", offset_unit="sectors",
-        size_unit="sectors", read_values=["read", "0"], write_values=["W", "1"], delimiter=",")),
+    "msr": (MSR_LINES, ",", traces.msr.TEXT),
+    "blkparse": (BLKPARSE_LINES[:7], " ", traces.blkparse.text_format("Q")),
+    "fiu": (FIU_LINES, " ", traces.fiu.TEXT),
+    "alibaba": (ALIBABA_LINES, ",", traces.alibaba.TEXT),
+    "tencent": (TENCENT_LINES, ",", traces.tencent.TEXT),
+    "csv": (CSV_LINES[1:], ",", traces.csv.text_format_for(
+        CSV_LINES[0].split(","), traces.csv.Options(
+            columns=CSV_COLUMNS, time_unit="ms", offset_unit="sectors", size_unit="sectors",
+            read_values=["read", "0"], write_values=["W", "1"], delimiter=","))),
 }
 
 
@@ -261,11 +262,11 @@ def test_fast_parsers_never_disagree_with_line_parsers(fmt, data):
     lines = data.draw(mutated_lines(fmt))
     block = "".join(line + "\n" for line in lines).encode()
     fmt_spec = FAST_FORMATS[fmt][2]
-    src = traces._Source("t", "skip", dict.fromkeys(traces.STATS_KEYS, 0))
-    slow = traces._parse_lines(src, fmt_spec, block, 1)
+    src = traces.source.Source("t", "skip", dict.fromkeys(traces.STATS_KEYS, 0))
+    slow = traces.text.parse_lines(src, fmt_spec, block, 1)
     try:
         fast = fmt_spec.parse_block(block)
-    except (traces._BadBlock, traces.pa.lib.ArrowException):
+    except (traces.values.BadBlock, pa.lib.ArrowException):
         return  # the fast parser declined: the line parser is used, nothing to compare
     assert src.stats["skipped"] == 0, "fast parser accepted a block with malformed lines"
     assert fast.dropped == slow.dropped
@@ -362,7 +363,7 @@ def test_fiu_volume_is_major_minor(tmp_path):
 def test_chunk_pages(tmp_path):
     chunks = list(read_trace(write_lines(tmp_path / "t", MSR_LINES), "msr", chunk_pages=4))
     assert [len(c) for c in chunks] == [4, 2]
-    check(traces._concat(chunks), MSR_EXPECT)
+    check(traces.pipeline.concat(chunks), MSR_EXPECT)
 
 
 def test_limit(tmp_path):
@@ -370,23 +371,23 @@ def test_limit(tmp_path):
     stats = {}
     chunks = list(read_trace(path, "msr", limit=3, chunk_pages=2, stats=stats))
     assert [len(c) for c in chunks] == [2, 1]
-    assert traces._concat(chunks).page.tolist() == [0, 1, 2]
+    assert traces.pipeline.concat(chunks).page.tolist() == [0, 1, 2]
     assert stats["pages"] == 3
     assert list(read_trace(path, "msr", limit=0)) == []
 
 
 def test_huge_request_is_split_in_bounded_pieces(tmp_path, monkeypatch):
-    monkeypatch.setattr(traces, "_MAX_EXPAND", 1000)
+    monkeypatch.setattr(traces.pipeline, "MAX_EXPAND", 1000)
     lines = [f"{T0},hm,0,Read,0,4096,1", f"{T0 + 1},hm,0,Write,{1 << 20},{5000 * 4096},1"]
     chunks = list(read_trace(write_lines(tmp_path / "t", lines), "msr", chunk_pages=777))
     assert max(len(c) for c in chunks) == 777
-    chunk = traces._concat(chunks)
+    chunk = traces.pipeline.concat(chunks)
     assert chunk.page.tolist() == [0] + list(range(256, 256 + 5000))
     assert chunk.op.tolist() == [0] + [1] * 5000
 
 
 def test_many_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 100)  # a few lines per block
+    monkeypatch.setattr(traces.source, "BLOCK_BYTES", 100)  # a few lines per block
     rows = [(i * 0.5, i % 2, i * 4096, 4096 * (1 + i % 3), i % 2) for i in range(200)]
     write_msr(tmp_path / "t", rows)
     stats = {}
@@ -422,7 +423,7 @@ def test_skip_counts_malformed_lines(tmp_path, fmt):
 
 
 def test_error_line_number_in_a_later_block(tmp_path, monkeypatch):
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 64)
+    monkeypatch.setattr(traces.source, "BLOCK_BYTES", 64)
     lines = [f"{T0 + i},hm,0,Read,{i * 4096},4096,1" for i in range(100)]
     lines[76] = f"{T0},hm,0,Read,oops,4096,1"
     with pytest.raises(TraceError) as err:
@@ -432,8 +433,8 @@ def test_error_line_number_in_a_later_block(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("on_error", ["raise", "skip"])
 def test_overlong_line(tmp_path, monkeypatch, on_error):
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 16)
-    monkeypatch.setattr(traces, "_MAX_LINE", 100)
+    monkeypatch.setattr(traces.source, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(traces.source, "MAX_LINE", 100)
     lines = MSR_LINES[:1] + ["x" * 500] + MSR_LINES[1:]
     path = write_lines(tmp_path / "t", lines)
     stats = {}
@@ -509,11 +510,11 @@ def test_oracle_truncated_record(tmp_path):
 
 
 def test_oracle_many_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(traces, "_ORACLE_BLOCK_RECORDS", 7)
+    monkeypatch.setattr(traces.oracle, "BLOCK_RECORDS", 7)
     ids = np.arange(100, dtype=np.uint64) * 3
     write_oracle_general(tmp_path / "t.bin", ids)
     chunks = list(read_trace(tmp_path / "t.bin", "oracle", chunk_pages=16))
-    assert traces._concat(chunks).page.tolist() == ids.tolist()
+    assert traces.pipeline.concat(chunks).page.tolist() == ids.tolist()
 
 
 def expand(rows):
@@ -612,7 +613,7 @@ def _peak_rss_mib_reading(path, n: int) -> float:
         assert stats["records"] == {n} and pages == stats["pages"]
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     """)
-    root = Path(traces.__file__).resolve().parents[2]
+    root = Path(traces.__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, cwd=root)
     return int(out.stdout.split()[-1]) / 1024

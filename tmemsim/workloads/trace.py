@@ -11,12 +11,13 @@ import os
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..errors import TraceError
 from ..fields import Pages
 from .base import CHUNK, PageSampler, RequestStream, WorkloadBase, as_list
-from .traces import FORMATS, read_trace
+from .traces import FORMATS, OptionError, read_trace
 
 # what reading a file found in this process, by (question, file identity, reading options):
 # ("footprint", ...) -> pages, ("requests", ...) -> "" or why the trace has none
@@ -89,13 +90,31 @@ class Trace(WorkloadBase):
                              "guests to replay it several times)")
         if self.wrap and self.footprint is None:
             raise ValueError("wrap: true needs a footprint: trace pages are taken modulo it")
+        self._check_options()
         try:
-            empty = self._no_requests()  # checks options, columns and the file's first block
+            empty = self._no_requests()  # checks the file's first block
         except (ValueError, TraceError) as exc:
             raise ValueError(str(exc)) from None
         if empty:
             raise ValueError(empty)
         return self
+
+    def _check_options(self) -> None:
+        """`options` (and `columns`) against what the format declares, located at the option."""
+        if self.columns is not None and "columns" in self.options:
+            raise _located("columns are given twice, as columns and as options.columns",
+                           ("options", "columns"))
+        given = dict(self.options)
+        if self.columns is not None:
+            given["columns"] = self.columns
+        try:
+            FORMATS[self.format].parse_options(given)
+        except OptionError as exc:
+            if exc.option in self.options:
+                where: tuple = ("options", exc.option)
+            else:
+                where = ("columns",) if exc.option == "columns" and self.columns is not None else ()
+            raise _located(str(exc), where) from None
 
     def read(self, chunk_pages: int = CHUNK, stats: dict | None = None):
         """The trace's page requests as TraceChunks, streamed (never the whole file at once).
@@ -146,6 +165,13 @@ class Trace(WorkloadBase):
 
     def stream(self, seed: np.random.SeedSequence) -> TraceStream:
         return TraceStream(self, seed)
+
+
+def _located(message: str, where: tuple) -> ValidationError:
+    """A validation error at `where` within the workload (the loader adds file and line)."""
+    error = PydanticCustomError("value_error", "Value error, {error}", {"error": message})
+    return ValidationError.from_exception_data(
+        Trace.__name__, [InitErrorDetails(type=error, loc=where, input=message)])
 
 
 _NO_PAGES = np.zeros(0, dtype=np.int64)

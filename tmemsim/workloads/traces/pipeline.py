@@ -1,0 +1,114 @@
+"""The pipeline every format shares: volume filter, page splitting, re-chunking, limit, stats.
+
+Records come in blocks of whatever size the format reads; chunks go out with exactly
+`chunk_pages` rows (the last one fewer), in bounded memory however large one request is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .records import Records, TraceChunk
+
+STATS_KEYS = ("lines", "records", "pages", "skipped", "filtered")
+# Page splitting expands at most this many rows at once, so one huge request stays bounded.
+MAX_EXPAND = 1 << 18
+
+
+def concat(chunks: list[TraceChunk]) -> TraceChunk:
+    """One chunk of the rows of `chunks`, in order."""
+    if len(chunks) == 1:
+        return chunks[0]
+    content = None if chunks[0].content is None else np.concatenate([c.content for c in chunks])
+    return TraceChunk(
+        np.concatenate([c.time_s for c in chunks]), np.concatenate([c.op for c in chunks]),
+        np.concatenate([c.page for c in chunks]), np.concatenate([c.volume for c in chunks]),
+        content,
+    )
+
+
+def cut(chunk: TraceChunk, start: int, stop: int) -> TraceChunk:
+    """Rows start..stop-1 of chunk."""
+    content = None if chunk.content is None else chunk.content[start:stop]
+    return TraceChunk(chunk.time_s[start:stop], chunk.op[start:stop], chunk.page[start:stop],
+                      chunk.volume[start:stop], content)
+
+
+def expand(records: Records, time_s: np.ndarray) -> Iterator[TraceChunk]:
+    """One row per page, at most MAX_EXPAND rows at a time (bar single-record pieces)."""
+    n = records.npages
+    if len(n) == 0 or n.max() == 1:  # every record is one page: nothing to split
+        yield TraceChunk(time_s, records.op, records.first_page, records.volume, records.content)
+        return
+    ends = np.cumsum(n)
+    i = 0
+    while i < len(n):
+        before = int(ends[i] - n[i])
+        j = int(np.searchsorted(ends, before + MAX_EXPAND, side="right"))
+        if j == i:  # one record bigger than MAX_EXPAND pages: emit it in slices
+            for a in range(0, int(n[i]), MAX_EXPAND):
+                within = np.arange(a, min(a + MAX_EXPAND, int(n[i])))
+                yield _rows(records, time_s, np.full(len(within), i), within)
+            i += 1
+            continue
+        # Records i..j-1: row r belongs to record rec[r], page `within` of it.
+        rec = np.repeat(np.arange(i, j), n[i:j])
+        within = np.arange(len(rec)) - (np.repeat(ends[i:j] - n[i:j], n[i:j]) - before)
+        yield _rows(records, time_s, rec, within)
+        i = j
+
+
+def _rows(records: Records, time_s: np.ndarray, rec: np.ndarray, within: np.ndarray):
+    content = None if records.content is None else records.content[rec]
+    return TraceChunk(time_s[rec], records.op[rec], records.first_page[rec] + within,
+                      records.volume[rec], content)
+
+
+def pages(blocks: Iterator[Records], volume: int | None, stats: dict) -> Iterator[TraceChunk]:
+    """Page requests of the records of `volume` (all when None), timed from the file's start."""
+    origin = None
+    for records in blocks:
+        if origin is None and (len(records) or records.first_time is not None):
+            origin = records.start_time()  # first record of the file, whatever its volume
+        if not len(records):
+            continue
+        if volume is not None:
+            keep = records.volume == volume
+            stats["filtered"] += int(len(keep) - keep.sum())
+            records = records.take(keep)
+            if not len(records):
+                continue
+        time_s = (records.time - origin).astype(np.float64) * records.time_scale
+        yield from expand(records, time_s)
+
+
+def rechunk(pieces: Iterator[TraceChunk], chunk_pages: int, limit: int | None,
+            stats: dict) -> Iterator[TraceChunk]:
+    """Chunks of exactly chunk_pages rows (the last fewer), at most `limit` rows in all."""
+    pending: list[TraceChunk] = []
+    npending = 0
+    budget = limit
+    try:
+        for piece in pieces:
+            if budget is not None:
+                piece = cut(piece, 0, budget) if len(piece) > budget else piece
+                budget -= len(piece)
+            pending.append(piece)
+            npending += len(piece)
+            if npending >= chunk_pages:
+                merged = concat(pending)
+                full = npending - npending % chunk_pages
+                for a in range(0, full, chunk_pages):
+                    stats["pages"] += chunk_pages
+                    yield cut(merged, a, a + chunk_pages)
+                pending = [cut(merged, full, npending)] if full < npending else []
+                npending -= full
+            if budget == 0:
+                break
+        if npending:
+            stats["pages"] += npending
+            yield concat(pending)
+    finally:
+        pieces.close()  # close the file now, not when the generator is collected
