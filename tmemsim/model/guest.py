@@ -519,7 +519,10 @@ class Guest:
             th.stream.switch(*phase)
             if not th.ended:
                 th.refill()
-        self._next_switch()
+        # as the flusher, churn and balloon: once the work is done the agenda must empty, or a
+        # repeating phases workload under a request budget alone would never end
+        if self.remaining > 0 and any(not th.ended for th in self.threads):
+            self._next_switch()
 
     def _balloon(self, t: float, _) -> None:
         """Self-ballooning: memory target = reserved + committed anonymous memory + headroom."""
