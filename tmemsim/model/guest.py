@@ -1,7 +1,7 @@
 """A guest: its page cache, dirty pages, threads or arrivals, and the flusher, on its own clock.
 
 A guest serves requests on a local clock and only yields to SimPy when its next action is not
-earlier than the next event anywhere else (DESIGN.md, "Speed"): a page-cache hit, or a miss
+earlier than the next event anywhere else (README, "Speed"): a page-cache hit, or a miss
 whose completion is already known, costs no SimPy event. `batched=False` yields before every
 action and must give identical results.
 """
