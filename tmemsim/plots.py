@@ -515,7 +515,7 @@ def _style_latency_axes(ax_cdf, ax_tail) -> None:
 
 
 def _reference_line(ax, y: float, name: str) -> None:
-    """A dotted horizontal line, named where it starts: a reader needs no caption for it."""
+    """A dotted horizontal line with its name on the axes: a reader needs no caption."""
     ax.axhline(y, color="0.6", linestyle=":", linewidth=0.8, label=name)
     # at the right, where the slow end of the curves has left the line behind
     ax.text(0.99, y, name, transform=ax.get_yaxis_transform(), ha="right", va="bottom",
@@ -633,7 +633,8 @@ def _pool_occupancy(r: _Results) -> Figure | None:
     size = _metric_quiet(r, "pool_pages")  # the pool itself grows and shrinks with ballooning
     # A policy whose pool never holds a page (none) gets no panel.
     held = rows.groupby("policy")["value"].sum()
-    used_total = used.groupby("policy")["value"].sum() if not used.empty else pd.Series()
+    used_total = used.groupby("policy")["value"].sum() if not used.empty else pd.Series(
+        dtype=float)
     with_pool = [p for p in r.policies if held.get(p, 0) > 0 or used_total.get(p, 0) > 0]
     if not with_pool:
         return None
