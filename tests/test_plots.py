@@ -336,3 +336,82 @@ def test_save_writes_png_and_svg(figs, tmp_path):
         assert path.parent == out and path.stat().st_size > 0
     assert (out / "memory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in (out / "memory.svg").read_text()
+
+
+# --- reading a figure without the README ----------------------------------------------------
+
+SHARED = "shared by several guests"
+
+
+def _with_shared_pages(results):
+    """host-cache's pool holds 5,000 x k pages for no one guest (CoW base pages); a dedup
+    policy's pool holds 2,000 x k pages, none counted to a guest (content-keyed)."""
+    summary, timeseries, latency, meta = results
+    ts = timeseries.copy()
+    extra = (ts["policy"] == "host-cache") & (ts["guest"] == "HOST") & (
+        ts["metric"] == "pool_used_pages")
+    ts.loc[extra, "value"] += 5000.0 * ts.loc[extra, "time_s"]
+    dedup = ts[ts["policy"] == "host-cache"].copy()
+    dedup["policy"] = "dedup"
+    dedup.loc[dedup["metric"] == "pool_pages", "value"] = 0.0
+    used = dedup["metric"] == "pool_used_pages"
+    dedup.loc[used, "value"] = 2000.0 * dedup.loc[used, "time_s"]
+    ts = pd.concat([ts, dedup], ignore_index=True)
+    summary = pd.concat([summary, summary[summary["policy"] == "host-cache"].assign(
+        policy="dedup")], ignore_index=True)
+    latency = pd.concat([latency, latency[latency["policy"] == "host-cache"].assign(
+        policy="dedup")], ignore_index=True)
+    return summary, ts, latency, {**meta, "policies": [*POLICIES, "dedup"]}
+
+
+def _panels(fig) -> dict:
+    return {ax.get_title(): ax for ax in _visible_axes(fig)}
+
+
+def test_pool_pages_no_guest_owns_are_their_own_area(results):
+    """The stack reaches the total line: the pages above the guests' own are drawn, labelled
+    "shared by several guests", and only where there are such pages."""
+    fig = plots.figures(*_with_shared_pages(results))["pool_occupancy"]
+    panels = _panels(fig)
+    host = panels["host-cache"]
+    layers = host.collections
+    assert [c.get_label() for c in layers] == [*GUESTS, SHARED]
+    assert layers[-1].get_hatch()
+    # top of the stack at the last sample = total used: 3,000 + 5,000 pages per s at t = 10
+    top = max(v[1] for path in layers[-1].get_paths() for v in path.vertices)
+    assert top == pytest.approx(80_000 * 4096 / 2**20)
+    assert [c.get_label() for c in panels["tmem"].collections] == GUESTS  # nothing shared
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert SHARED in legend
+
+
+def test_a_pool_no_guest_owns_gets_its_panel_and_a_note(results):
+    """dedup counts no page to a guest: it is drawn (all shared) and says why, not left out."""
+    fig = plots.figures(*_with_shared_pages(results))["pool_occupancy"]
+    panels = _panels(fig)
+    assert list(panels) == ["host-cache", "tmem", "dedup"]
+    dedup = panels["dedup"]
+    shared = dedup.collections[-1]
+    assert shared.get_label() == SHARED
+    top = max(v[1] for path in shared.get_paths() for v in path.vertices)
+    assert top == pytest.approx(20_000 * 4096 / 2**20)
+    assert any("no page is counted to one guest" in t.get_text() for t in dedup.texts)
+    assert not any("counted" in t.get_text() for t in panels["host-cache"].texts)
+
+
+def test_memory_says_why_double_cached_can_exceed_the_pool(figs, results):
+    note = "a shared host page counts once for every guest that also holds it"
+    assert any(note in t.get_text() for t in figs["memory"].axes[0].texts)
+    summary, timeseries, latency, meta = results
+    none_doubled = summary.assign(double_cached_pages=0)
+    fig = plots.figures(none_doubled, timeseries, latency, meta)["memory"]
+    assert not any(note in t.get_text() for t in fig.axes[0].texts)  # nothing to explain
+
+
+def test_latency_reference_lines_are_named(figs):
+    ax_cdf, ax_tail = figs["latency_cdf"].axes[:2]
+    for ax, y, name in ((ax_cdf, 0.5, "median"), (ax_tail, 0.01, "p99")):
+        (line,) = [ln for ln in ax.lines if list(ln.get_ydata()) == [y, y]]
+        assert line.get_label() == name and line.get_linestyle() == ":"
+        (text,) = [t for t in ax.texts if t.get_text() == name]
+        assert text.get_position()[1] == y

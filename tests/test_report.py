@@ -127,6 +127,17 @@ def test_markdown_table_numbers_and_marks(summary):
     assert "**" not in lines[2].split(" | ")[8]  # pool used is never ranked
 
 
+def test_markdown_marks_ties_as_the_terminal_table_does(summary):
+    """Cells that read the same carry the same mark in report.md: 95.04% and 94.96% both read
+    95.0%, and both are bold with a star, as in the terminal table."""
+    for policy, ratio in (("host-cache", 0.9496), ("tmem", 0.9504)):
+        summary.loc[(summary["policy"] == policy) & (summary["guest"] == "ALL"),
+                    "read_hit_ratio"] = ratio
+    lines = comparison_markdown(summary).splitlines()
+    read_hit = [line.strip("|").split(" | ")[1].strip() for line in lines[2:]]
+    assert read_hit == ["60.0%", "**\\*95.0%**", "**\\*95.0%**"]
+
+
 def test_relative_figure_paths_are_taken_from_outdir(tmp_path, summary, monkeypatch):
     outdir = tmp_path / "run"
     (outdir / "plots").mkdir(parents=True)

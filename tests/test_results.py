@@ -22,7 +22,7 @@ from tmemsim.model import World
 from tmemsim.outdir import OutputError, stage
 from tmemsim.results import Result
 
-# DESIGN.md, "Results": the fixed names, in this order (more may follow them)
+# docs/model.md, "Results": the fixed names, in this order (more may follow them)
 SUMMARY_COLUMNS = [
     "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
     "disk_writes", "guest_hit_ratio", "host_hit_ratio", "read_hit_ratio",

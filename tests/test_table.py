@@ -147,6 +147,43 @@ def test_best_marks_on_the_right_rows(summary):
     assert best_cell.style == "bold"
 
 
+def _marked(table) -> dict[str, set[str]]:
+    policies = _cells(table)["policy"]
+    return {_name(col): {p for p, c in zip(policies, col.cells, strict=True)
+                         if str(c).startswith("*")} for col in table.columns[1:]}
+
+
+def _set_all(summary, policy, column, value):
+    summary.loc[(summary["policy"] == policy) & (summary["guest"] == "ALL"), column] = value
+
+
+def test_cells_that_read_the_same_carry_the_same_mark(summary):
+    """A tie is decided as shown: 95.04% and 94.96% both read 95.0%, both are best; 8,150.4
+    and 8,150.2 µs both read 8,150."""
+    _set_all(summary, "host-cache", "read_hit_ratio", 0.9496)
+    _set_all(summary, "tmem", "read_hit_ratio", 0.9504)
+    _set_all(summary, "none", "p99_read_latency_us", 8150.2)
+    _set_all(summary, "tmem", "p99_read_latency_us", 8150.4)
+    table = comparison_table(summary)
+    cells = _cells(table)
+    assert cells["read hit ratio"][1:] == ["*95.0%", "*95.0%"]
+    assert cells["p99 read (µs)"][0] == cells["p99 read (µs)"][2] == "*8,150"
+    marked = _marked(table)
+    assert marked["read hit ratio"] == {"host-cache", "tmem"}
+    assert marked["p99 read (µs)"] == {"none", "tmem"}
+    for column in table.columns[1:]:  # whatever reads alike is marked alike
+        shown = {}
+        for cell in column.cells:
+            shown.setdefault(str(cell).removeprefix("*"), set()).add(str(cell).startswith("*"))
+        assert all(len(marks) == 1 for marks in shown.values()), _name(column)
+
+
+def test_a_column_that_reads_the_same_everywhere_marks_nobody(summary):
+    for policy, ratio in (("none", 0.7041), ("host-cache", 0.7038), ("tmem", 0.7044)):
+        _set_all(summary, policy, "guest_hit_ratio", ratio)  # all read 70.4%
+    assert _marked(comparison_table(summary))["guest hit"] == set()
+
+
 def test_rendered_table_has_values_and_marks(summary):
     text = _render(comparison_table(summary))
     assert "*95.0%" in text  # tmem read hit ratio, marked

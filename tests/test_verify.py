@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tmemsim import verify
+from tmemsim.library import LibraryMissing, scenario_path
 from tmemsim.verify import CHECKS, COLUMNS, Check, Measurement, run_checks, save, select
 
 # Checks that fail because the model is wrong, not the expectation. Strict: once the model is
@@ -111,7 +112,7 @@ def test_select_by_name_family_and_pattern():
 
 def test_registry_points_at_existing_scenarios():
     for check in CHECKS.values():
-        assert (verify.SCENARIOS / check.scenario).is_file(), check.name
+        assert scenario_path(check.scenario).is_file(), check.name
         assert check.tolerance >= 0
 
 
@@ -130,3 +131,20 @@ def test_jobs_give_the_same_table():
     serial = run_checks(only=["sharing"])
     parallel = run_checks(only=["sharing"], jobs=2)
     assert serial.drop(columns="seconds").equals(parallel.drop(columns="seconds"))
+
+
+def test_a_missing_library_is_said_before_anything_runs(monkeypatch, tmp_path):
+    """An install without the scenarios says so in one line (exit 1), not a table of NaN
+    failures."""
+    from click.testing import CliRunner
+
+    from tmemsim.cli import main
+
+    monkeypatch.setattr(verify, "library_dir", lambda: tmp_path)  # a library with no files
+    with pytest.raises(LibraryMissing, match="lacks verify/sharing.yaml"):
+        run_checks(only=["sharing"])
+    r = CliRunner().invoke(main, ["verify", "--quick", "--quiet"])
+    assert r.exit_code == 1, r.output
+    assert "lacks" in r.stderr and "reinstall tmemsim" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "FAIL" not in r.output and "nan" not in r.output

@@ -86,6 +86,16 @@ MEMORY_METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
+DOUBLE_CACHED_NOTE = (
+    "double-cached: a page held by the hypervisor and by a guest; a shared host page counts once "
+    "for every guest that also holds it, so the total can exceed the pool"
+)
+SHARED_LABEL = "shared by several guests"
+SHARED_STYLE: Mapping[str, object] = MappingProxyType(
+    {"facecolor": "#E3E3E3", "edgecolor": "#A0A0A0", "hatch": "//"}
+)
+
+
 class PlotDataWarning(UserWarning):
     """The results lack data a figure needs; the figure skips that part."""
 
@@ -490,18 +500,26 @@ def _draw_latency(ax_cdf, ax_tail, r: _Results, policy: str, what: str) -> bool:
 def _style_latency_axes(ax_cdf, ax_tail) -> None:
     ax_cdf.set_xscale("log")
     ax_cdf.set_ylim(0, 1.02)
-    ax_cdf.axhline(0.5, color="0.6", linestyle=":", linewidth=0.8)
+    _reference_line(ax_cdf, 0.5, "median")
     ax_cdf.set_title("cumulative distribution")
     ax_cdf.set_xlabel("read latency (µs)")
     ax_cdf.set_ylabel("fraction of reads ≤ latency")
     ax_tail.set_xscale("log")
     ax_tail.set_yscale("log")
-    ax_tail.axhline(0.01, color="0.6", linestyle=":", linewidth=0.8)
+    _reference_line(ax_tail, 0.01, "p99")
     ax_tail.set_title("tail (dotted line: p99)")
     ax_tail.set_xlabel("read latency (µs)")
     ax_tail.set_ylabel("fraction of reads > latency")
     for ax in (ax_cdf, ax_tail):
         ax.grid(which="major", alpha=0.3)
+
+
+def _reference_line(ax, y: float, name: str) -> None:
+    """A dotted horizontal line with its name on the axes: a reader needs no caption."""
+    ax.axhline(y, color="0.6", linestyle=":", linewidth=0.8, label=name)
+    # at the right, where the slow end of the curves has left the line behind
+    ax.text(0.99, y, name, transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+            fontsize=8, color="0.3")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,6 +546,10 @@ def _memory(r: _Results) -> Figure | None:
     handles = _policy_handles(r, drawn) + _capacity_marker(ax, rows, [c for c, _ in present])
     ax.margins(y=0.12)  # headroom for the value labels
     ax.set_xlabel("memory held (ALL guests)")
+    if "double_cached_pages" in mib.index and (mib.loc["double_cached_pages"] > 0).any():
+        # it can exceed the pool used, which puzzles anyone who does not know why
+        ax.text(0.5, -0.13, DOUBLE_CACHED_NOTE, transform=ax.transAxes, ha="center", va="top",
+                fontsize=8, color=NEUTRAL)
     ax.set_ylabel("memory (MiB, 4 KiB pages)")
     _title(fig, what, r)
     _legend(fig, handles, "policy")
@@ -604,14 +626,22 @@ def _interval_steps(counts: pd.Series, interval: float,
 
 
 def _pool_occupancy(r: _Results) -> Figure | None:
+    """Per policy, the pool's pages stacked by the guest they are held for, and on top the pages
+    held for no one guest: the total used (HOST pool_used_pages) less the guests' own. A
+    location-keyed host cache counts a CoW base page to no clone, tmem's shared pool likewise,
+    and a content-keyed cache counts none of its pages to a guest."""
     what = "pool_occupancy"
     rows = _metric(r, "pool_pages", what)
     rows = rows[~rows["guest"].isin([HOST, ALL])]
     if rows.empty:
         return None
-    # A policy with no pool (none) holds nothing in it: no panel for it.
-    totals = rows.groupby("policy")["value"].sum()
-    with_pool = [p for p in r.policies if totals.get(p, 0) > 0]
+    used = _metric_quiet(r, "pool_used_pages")
+    size = _metric_quiet(r, "pool_pages")  # the pool itself grows and shrinks with ballooning
+    # A policy whose pool never holds a page (none) gets no panel.
+    held = rows.groupby("policy")["value"].sum()
+    used_total = used.groupby("policy")["value"].sum() if not used.empty else pd.Series(
+        dtype=float)
+    with_pool = [p for p in r.policies if held.get(p, 0) > 0 or used_total.get(p, 0) > 0]
     if not with_pool:
         return None
     guests = [g for g in r.guests if g in set(rows["guest"])]
@@ -619,12 +649,11 @@ def _pool_occupancy(r: _Results) -> Figure | None:
     cols, nrows = _panel_grid(len(with_pool))
     fig = _new_figure(2.5 + 4.2 * cols, 0.8 + 3.4 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
-    used = _metric_quiet(r, "pool_used_pages")
-    size = _metric_quiet(r, "pool_pages")  # the pool itself grows and shrinks with ballooning
-    top = 0.0
+    top, any_shared = 0.0, False
     for ax, policy in zip(axes, with_pool, strict=False):
-        top = max(top, _draw_pool_panel(ax, rows[rows["policy"] == policy], used, size, policy,
-                                        guests, colors, r))
+        panel_top, shared = _draw_pool_panel(ax, rows[rows["policy"] == policy], used, size,
+                                             policy, guests, colors, r)
+        top, any_shared = max(top, panel_top), any_shared or shared
     # the panels share one y axis: it must hold the tallest of them, set once for all
     axes[0].set_ylim(0, top * 1.05 if top > 0 else 1)
     for ax in axes[len(with_pool) :]:
@@ -633,12 +662,14 @@ def _pool_occupancy(r: _Results) -> Figure | None:
         # Shared axes hide inner tick labels; every panel keeps its time axis readable.
         ax.tick_params(labelbottom=True)
     handles = [Patch(facecolor=c, label=g) for g, c in zip(guests, colors, strict=True)][::-1]
+    if any_shared:
+        handles.insert(0, Patch(label=SHARED_LABEL, **SHARED_STYLE))  # drawn on top of the stack
     if not used.empty:
         handles.append(Line2D([], [], color="black", linestyle="--", label="pool used (total)"))
     if not size.empty:
         handles.append(Line2D([], [], color="grey", linestyle=":", label="pool size"))
     _title(fig, what, r)
-    _legend(fig, handles, "guest")
+    _legend(fig, handles, "held for")
     return fig
 
 
@@ -656,30 +687,49 @@ def _metric_quiet(r: _Results, metric: str) -> pd.DataFrame:
     return rows[(rows["metric"] == metric) & (rows["guest"] == HOST)]
 
 
-def _draw_pool_panel(ax, rows, used, size, policy, guests, colors, r: _Results) -> float:
-    """One policy's stacked occupancy; returns the highest value drawn (MiB)."""
+def _host_series(frame: pd.DataFrame, policy: str) -> pd.Series:
+    """One policy's HOST gauge in MiB, indexed by time (empty if the results lack it)."""
+    if frame.empty:
+        return pd.Series(dtype=float)
+    line = frame[frame["policy"] == policy].drop_duplicates("time_s").sort_values("time_s")
+    return pd.Series(line["value"].to_numpy(dtype=float) * PAGE_SIZE / MIB,
+                     index=line["time_s"].to_numpy(dtype=float))
+
+
+def _draw_pool_panel(ax, rows, used, size, policy, guests, colors,
+                     r: _Results) -> tuple[float, bool]:
+    """One policy's stacked occupancy; returns the highest value drawn (MiB) and whether it
+    drew pages shared by several guests."""
     table = rows.pivot_table(index="time_s", columns="guest", values="value", aggfunc="sum")
-    table = table.reindex(columns=guests).fillna(0.0) * PAGE_SIZE / MIB
-    ax.stackplot(
-        table.index,
-        *(table[g].to_numpy() for g in guests),
-        colors=colors,
-        labels=guests,
-        linewidth=0,
-    )
-    top = float(table.sum(axis=1).max()) if len(table) else 0.0
-    for frame, style in ((used, dict(color="black", linestyle="--")),
-                         (size, dict(color="grey", linestyle=":"))):
-        line = frame[frame["policy"] == policy].sort_values("time_s") if not frame.empty else frame
+    total = _host_series(used, policy)
+    table = table.reindex(index=table.index.union(total.index), columns=guests).fillna(0.0)
+    table = table * PAGE_SIZE / MIB
+    # Pages held for no one guest: what the pool holds beyond the guests' own pages.
+    shared = (total.reindex(table.index) - table.sum(axis=1)).clip(lower=0.0).fillna(0.0)
+    has_shared = bool((shared > 0).any())
+    layers = [table[g].to_numpy() for g in guests]
+    stack = ax.stackplot(table.index, *layers, *([shared.to_numpy()] if has_shared else []),
+                         colors=colors + ([SHARED_STYLE["facecolor"]] if has_shared else []),
+                         labels=guests + ([SHARED_LABEL] if has_shared else []), linewidth=0)
+    if has_shared:
+        stack[-1].set_hatch(SHARED_STYLE["hatch"])
+        stack[-1].set_edgecolor(SHARED_STYLE["edgecolor"])
+    top = float((table.sum(axis=1) + shared).max()) if len(table) else 0.0
+    for line, style in ((total, dict(color="black", linestyle="--")),
+                        (_host_series(size, policy), dict(color="grey", linestyle=":"))):
         if not line.empty:
-            mib = line["value"] * PAGE_SIZE / MIB
-            ax.plot(line["time_s"], mib, linewidth=1.0, **style)
-            top = max(top, float(mib.max()))
+            ax.plot(line.index, line.to_numpy(), linewidth=1.0, **style)
+            top = max(top, float(line.max()))
+    if has_shared and not table.to_numpy().any():
+        # a content-keyed cache, for one: nothing is counted to a guest, so all is shared
+        ax.text(0.03, 0.04, "no page is counted to one guest", transform=ax.transAxes,
+                fontsize=8, color="black", va="bottom",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 2})
     ax.set_title(policy, color=r.colors[policy], fontweight="bold")
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("pool pages (MiB)")
     ax.grid(alpha=0.3)
-    return top
+    return top, has_shared
 
 
 # ---------------------------------------------------------------------------------------------

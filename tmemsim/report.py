@@ -125,7 +125,8 @@ def write_report(
         lines += [str(meta["description"]).strip(), ""]
     lines += ["## Comparison", "", "Reads, latency and memory over all guests (the ALL rows).", ""]
     lines += [comparison_markdown(summary), ""]
-    lines += ["**\\*bold** marks the best value in its column; pool used is not ranked.", ""]
+    lines += ["**\\*bold** marks the best value in its column, and every value that reads the "
+              "same; pool used is not ranked.", ""]
     lines += ["## Figures", "", *_figure_section(outdir, figure_files)]
     lines += ["## Run metadata", "", *_metadata_section(meta), ""]
     path = outdir / REPORT_NAME

@@ -43,7 +43,7 @@ from .yamlmap import decode, format_path, line_of, load_yaml
 
 
 class Costs(Strict):
-    """Per-operation CPU costs (DESIGN.md, "Costs")."""
+    """Per-operation CPU costs (docs/model.md, "Costs")."""
 
     guest_hit: DurationOrZero = 1e-6
     hypercall: DurationOrZero = 1e-6

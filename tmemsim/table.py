@@ -52,6 +52,7 @@ def _decimal(value: float) -> str:
 
 
 PAGES_TO_MIB = PAGE_SIZE / MIB
+CAPTION = "* and bold: best in its column, ties as shown included; pool used not ranked"
 
 COMPARISON_COLUMNS: tuple[Column, ...] = (
     Column("read_hit_ratio", "read hit ratio", "read_hit_ratio", _ratio, "max"),
@@ -130,18 +131,22 @@ def table_rows(summary: pd.DataFrame) -> list[dict]:
 def best_policies(
     rows: Sequence[Mapping], columns: Sequence[Column] = COMPARISON_COLUMNS
 ) -> dict[str, set[str]]:
-    """Per ranked column, the policies holding its best value (ties share it).
+    """Per ranked column, the policies holding its best value.
 
-    A column where every policy has the same value marks nobody: there is no winner to show.
+    A tie is decided on the value as shown, not on the raw number: every policy whose cell reads
+    the same as the best cell is marked too, so two cells that read alike always carry the same
+    mark (70.41% and 70.38% both read "70.4%"). A column whose cells all read the same marks
+    nobody: there is no winner to show. The terminal table and report.md both mark from here.
     """
     best: dict[str, set[str]] = {}
     for column in columns:
         values = {r["policy"]: r[column.key] for r in rows if _finite(r.get(column.key))}
-        if column.best is None or len(set(values.values())) < 2:
+        shown = {p: format_cell(column, v) for p, v in values.items()}
+        if column.best is None or len(set(shown.values())) < 2:
             best[column.key] = set()
             continue
         target = max(values.values()) if column.best == "max" else min(values.values())
-        best[column.key] = {p for p, v in values.items() if v == target}
+        best[column.key] = {p for p, text in shown.items() if text == format_cell(column, target)}
     return best
 
 
@@ -163,9 +168,7 @@ def comparison_table(summary: pd.DataFrame, title: str | None = None) -> Table:
         + [_cell(c, row[c.key], row["policy"] in best[c.key]) for c in COMPARISON_COLUMNS]
         for row in rows
     ]
-    table = _new_table(
-        title, caption="* and bold: best value in its column; pool used is not ranked"
-    )
+    table = _new_table(title, caption=CAPTION)
     _add_columns(table, ["policy", *(c.header for c in COMPARISON_COLUMNS)], body)
     for cells in body:
         table.add_row(*cells)

@@ -24,8 +24,9 @@ Families (a check's name is "family/point"):
 - engine: the batched engine measures exactly the requests due before the horizon.
 
 The expectations never use a simulated number other than the measured arrival rate (queue)
-and the request sequence the simulator drew (peer, exclusive). Scenario files are found next to
-the package (`SCENARIOS`), as in a source checkout.
+and the request sequence the simulator drew (peer, exclusive). Scenario files are the
+library's (`tmemsim.library`), found wherever tmemsim is installed; without them `run_checks`
+says so (LibraryMissing) instead of failing every check.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +48,7 @@ import pandas as pd
 from .api import select_policies
 from .caches import make_cache
 from .errors import OptionError, ScenarioError, check_jobs
+from .library import LibraryMissing, bundled_scenarios, library_dir, scenario_path
 from .model import World
 from .scenario import load_scenario
 from .theory import (
@@ -61,9 +64,6 @@ from .theory import (
 )
 from .units import PAGE_SIZE
 from .workloads.traces import write_oracle_general
-
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-"""The scenario library; the verification scenarios are its `verify/` folder."""
 
 COLUMNS = ["family", "check", "expected", "simulated", "error", "tolerance", "passed",
            "seconds", "note"]
@@ -98,7 +98,7 @@ class Check:
 
     family: str
     point: str
-    scenario: str  # path below scenarios/
+    scenario: str  # a library scenario: its path below scenarios/ (tmemsim.library)
     measure: Callable[[Check, bool], Measurement | list[Measurement]]
     tolerance: float
     quick: bool = False
@@ -116,7 +116,7 @@ class Check:
         return {**self.params, **(self.quick_params if quick else {})}
 
     def load(self, overrides: Iterable[str] = ()):
-        return load_scenario(SCENARIOS / self.scenario, list(overrides))
+        return load_scenario(scenario_path(self.scenario), list(overrides))
 
 
 # ---------------------------------------------------------------- running the model
@@ -383,7 +383,8 @@ def _conservation(check: Check, quick: bool) -> list[Measurement]:
         s = check.load(overrides)
         specs = select_policies(s)
     except ScenarioError as exc:
-        reason = str(exc).replace(f"{SCENARIOS.parent}/", "")  # no machine paths in the table
+        # no machine paths in the table: the library's files are named as in the repository
+        reason = str(exc).replace(f"{library_dir()}{os.sep}", "scenarios/")
         return [Measurement(math.nan, math.nan, skipped=f"does not load: {reason}")]
     rows = []
     for spec in specs:
@@ -429,6 +430,25 @@ def _engine(check: Check, quick: bool) -> Measurement:
 
 
 # ---------------------------------------------------------------- the registry
+
+
+def _library_names() -> list[str]:
+    """The library's scenarios for the conservation family; none without a library (run_checks
+    then says the library is missing rather than running a shorter list)."""
+    try:
+        return bundled_scenarios()
+    except LibraryMissing:
+        return []
+
+
+def _require_scenarios(checks: Iterable[Check]) -> None:
+    """LibraryMissing, naming the files, unless every check's scenario is installed: a check
+    without its scenario would only fail with NaN values."""
+    root = library_dir()
+    missing = sorted({c.scenario for c in checks if not (root / c.scenario).is_file()})
+    if missing:
+        raise LibraryMissing(f"the scenario library in {root} lacks {', '.join(missing)}; "
+                             f"reinstall tmemsim")
 
 
 def _registry() -> dict[str, Check]:
@@ -488,7 +508,7 @@ def _registry() -> dict[str, Check]:
                             params=dict(clone=clone, policy=policy, copies=copies)))
     # the library's scenarios, plus one of ours that keeps a tmem pool busy (the short library
     # runs barely fill a guest cache, so they put little or nothing)
-    library = [p.name for p in sorted(SCENARIOS.glob("*.yaml"))] + ["verify/exclusive.yaml"]
+    library = [f"{name}.yaml" for name in _library_names()] + ["verify/exclusive.yaml"]
     for path in library:
         point = path.removesuffix(".yaml").replace("/", "-")
         checks.append(Check("conservation", point, path, _conservation, 0.0,
@@ -539,10 +559,12 @@ def run_checks(quick: bool = True, only: list[str] | None = None, progress=None,
     `checks` replaces the registry and is run whole unless `only` narrows it (tests and the
     notebook run altered checks this way; `quick` then only picks the shorter runs).
     `jobs` > 1 runs checks in that many processes (each check is seeded by its scenario, so
-    the table is the same); checks must then be picklable (no lambdas).
+    the table is the same); checks must then be picklable (no lambdas). LibraryMissing, before
+    anything runs, when a selected check's scenario is not installed.
     """
     check_jobs(jobs)
     selected = select(quick, only, checks)
+    _require_scenarios(selected)
     found: dict[int, tuple[list[Measurement], float]] = {}
     if jobs <= 1 or len(selected) <= 1:
         for i, check in enumerate(selected):

@@ -6,6 +6,9 @@ orders (scan, loop) are checked exactly; streams must depend on their seed alone
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -240,6 +243,20 @@ def test_every_kind_runs_and_repeats(d):
     assert a.iloc[-1]["requests"] == 3000
 
 
+def test_repeating_phases_end_with_the_request_budget():
+    """`repeat: true` phases and a request budget, no duration: the run ends once the budget is
+    spent (it used to switch phases forever). Run apart, so the old behaviour fails, not hangs."""
+    workload = {"kind": "phases", "repeat": True, "phases": [
+        {"duration": "10ms", "workload": {"kind": "zipf", "footprint": 1000}},
+        {"duration": "10ms", "workload": {"kind": "zipf", "footprint": 1000, "offset": 1000}}]}
+    code = ("import sys, json, tmemsim; s = tmemsim.load_scenario(json.loads(sys.argv[1])); "
+            "print(tmemsim.simulate(s).row(guest='g').requests)")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(scenario(workload))],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3000"]
+
+
 def test_loop_longer_than_the_cache_never_hits():
     cache = 1024  # pages of a 4 MiB guest
     short = tmemsim.simulate(load_scenario(scenario({"kind": "loop", "length": cache})))
@@ -298,7 +315,10 @@ def test_documented_examples_validate():
     blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.S)
     kinds = set()
     for block in blocks:
-        workload = yaml.safe_load(block)["workload"]
+        example = yaml.safe_load(block)
+        if "workload" not in example:
+            continue  # guest-level examples (balloon, max_memory): tests/test_docs.py runs them
+        workload = example["workload"]
         kinds.add(workload["kind"])
         if workload["kind"] != "trace":  # trace examples name files this repo does not have
             spec(workload)

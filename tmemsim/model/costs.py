@@ -1,6 +1,7 @@
 """The cost model: CPU time charged on every path a request can take.
 
-Defaults and their basis are in DESIGN.md ("Costs"); a scenario overrides them in host.costs.
+Defaults and their basis are in docs/model.md ("Costs"); a scenario overrides them in
+host.costs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A guest: its page cache, dirty pages, threads or arrivals, and the flusher, on its own clock.
 
 A guest serves requests on a local clock and only yields to SimPy when its next action is not
-earlier than the next event anywhere else (DESIGN.md, "Speed"): a page-cache hit, or a miss
+earlier than the next event anywhere else (README, "Speed"): a page-cache hit, or a miss
 whose completion is already known, costs no SimPy event. `batched=False` yields before every
 action and must give identical results.
 """
@@ -535,7 +535,10 @@ class Guest:
             th.stream.switch(*phase)
             if not th.ended:
                 th.refill()
-        self._next_switch()
+        # as the flusher, churn and balloon: once the work is done the agenda must empty, or a
+        # repeating phases workload under a request budget alone would never end
+        if self.remaining > 0 and any(not th.ended for th in self.threads):
+            self._next_switch()
 
     def _balloon(self, t: float, _) -> None:
         """Self-ballooning: memory target = reserved + committed anonymous memory + headroom."""

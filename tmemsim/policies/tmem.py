@@ -38,7 +38,7 @@ class Tmem(Policy):
         pool: Literal["private", "shared"] = "private"
         dedup: bool = False
         weights: dict[str, float] | None = None
-        keep_free: SizeOrZero = 1 << 20  # Xen keeps some memory free; DESIGN: 1 MiB
+        keep_free: SizeOrZero = 1 << 20  # Xen keeps some memory free: 1 MiB
         weight_default: float = Field(1.0, gt=0)
 
     @classmethod
