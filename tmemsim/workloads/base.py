@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from ..fields import Distribution, Fraction, Pages, Rate, Strict
+from .alias import alias_table
 
 OP_READ = 0
 OP_WRITE = 1
@@ -47,7 +48,7 @@ class Anon(Strict):
     read_fraction: Fraction = 0.5
 
     def sampler(self, rng) -> PageSampler:
-        from .synthetic import AliasSampler, alias_table  # the same draw as zipf's
+        from .synthetic import AliasSampler  # the same draw as zipf's
 
         weights = np.arange(1, self.size + 1, dtype=float) ** -self.alpha
         return AliasSampler(alias_table(weights), np.arange(self.size, dtype=np.int64), rng)

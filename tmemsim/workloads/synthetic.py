@@ -11,28 +11,8 @@ import numpy as np
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..fields import Fraction, Pages, PagesOrZero, Strict
+from .alias import alias_table
 from .base import OP_READ, OP_TRUNCATE, OP_WRITE, PageSampler, WorkloadBase
-
-
-def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Walker's alias tables (Vose's construction) for drawing index i with probability p[i].
-
-    A draw costs two uniforms and one table look-up, whatever the size of p — a binary search
-    of a large CDF costs a cache miss per step instead.
-    """
-    n = len(p)
-    scaled = (p * (n / p.sum())).tolist()
-    prob = [1.0] * n
-    alias = list(range(n))
-    small = [i for i, x in enumerate(scaled) if x < 1.0]
-    large = [i for i, x in enumerate(scaled) if x >= 1.0]
-    while small and large:
-        s, g = small.pop(), large.pop()
-        prob[s], alias[s] = scaled[s], g
-        scaled[g] -= 1.0 - scaled[s]
-        (small if scaled[g] < 1.0 else large).append(g)
-    return np.array(prob), np.array(alias, dtype=np.int64)
-
 
 _LAYOUT_KEY = 0x686F74  # "hot": a spawn key no stream of the scenario's root seed uses
 
