@@ -90,6 +90,18 @@ class WorkloadBase(Strict):
         """One past the highest vpage the workload may touch."""
         raise NotImplementedError
 
+    def may_write(self) -> bool:
+        """Whether a request may write or truncate a file page (sizing.py counts those)."""
+        return self.read_fraction < 1 or self.churn is not None
+
+    def array_bytes(self) -> tuple[int, int]:
+        """(bytes of numpy arrays shared by every thread running this spec, bytes each thread
+        holds), at their peak: the page tables sizing.py counts."""
+        if self.anon is None:
+            return 0, 0
+        # each thread's own alias table, vpages and alias targets: 32 B a page, 56 while built
+        return 0, 56 * self.anon.size
+
     def open_loop(self) -> bool:
         """True when requests arrive at their own times (gaps are inter-arrival times)."""
         return self.arrival is not None
