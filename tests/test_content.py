@@ -1,13 +1,19 @@
-"""Content and duplication: dup_writes and copy clones make the duplicates they claim; trace
-replays report what they skipped."""
+"""Content and duplication: images' zero and duplicate pages, drawn page by page; dup_writes
+and copy clones make the duplicates they claim; trace replays report what they skipped."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import tmemsim
 from tmemsim.cli import main
+from tmemsim.images import PAGE_BITS, PAGE_MASK, ZERO_CONTENT, ImageContent
 from tmemsim.workloads.traces import write_msr
 
 
@@ -97,3 +103,95 @@ def test_a_malformed_trace_line_stops_the_run_naming_file_and_line(bad_trace, tm
     assert result.exit_code == 2
     assert "t.csv" in result.output and "line 8" in result.output
     assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- an image's original bytes
+
+
+def _image(pages=100_000, zero=0.1, dup=0.2, seed=5, file_id=3):
+    return ImageContent(file_id, pages, zero, dup, np.random.SeedSequence(seed))
+
+
+def test_image_pages_are_zero_duplicate_or_unique_in_the_stated_shares():
+    image = _image()
+    pages = np.arange(image.pages)
+    content = image.of_pages(pages)
+    own = image.own | pages
+    zero = content == ZERO_CONTENT
+    dup = ~zero & (content != own)
+    n = image.pages  # binomial shares: 5 standard deviations is under 0.7 points here
+    assert abs(zero.mean() - 0.1) < 5 * (0.1 * 0.9 / n) ** 0.5
+    assert abs(dup.mean() - 0.2) < 5 * (0.2 * 0.8 / n) ** 0.5
+    # a duplicate copies a unique page of the same image, any of them alike
+    source = content[dup] & PAGE_MASK
+    assert (content[source] == own[source]).all()
+    assert (content[dup] >> PAGE_BITS == own[0] >> PAGE_BITS).all()
+    unique = np.flatnonzero(~zero & ~dup)
+    copies = np.bincount(np.searchsorted(unique, source), minlength=len(unique))
+    # drawn uniformly, the copies of each unique page are Poisson: variance = mean (a source
+    # found by probing from a random page instead would favour pages after zeros and copies)
+    assert copies.var() / copies.mean() == pytest.approx(1, abs=0.03)
+
+
+def test_a_page_reads_the_same_alone_in_any_order_and_in_bulk():
+    pages = np.random.default_rng(1).integers(0, 100_000, 3000)
+    bulk = _image().of_pages(pages)
+    one_by_one = _image()
+    assert [one_by_one.of(int(p)) for p in pages[::-1]] == bulk[::-1].tolist()
+    assert len(one_by_one.memo) == len(set(pages.tolist()))  # only the pages asked for
+    assert not np.array_equal(_image(seed=6).of_pages(pages), bulk)
+
+
+def test_a_huge_image_costs_only_the_pages_asked_for():
+    image = _image(pages=1 << 32)  # 16 TiB
+    pages = [0, 12345, (1 << 32) - 1] * 2
+    contents = [image.of(p) for p in pages]
+    assert len(image.memo) == 3 and contents[:3] == contents[3:]
+    assert all(c == ZERO_CONTENT or c >> PAGE_BITS == image.own >> PAGE_BITS for c in contents)
+
+
+def test_images_without_zeros_or_duplicates_need_no_memo():
+    image = _image(zero=0.0, dup=0.0)
+    assert image.of(77) == image.own | 77 and not image.memo
+
+
+def test_with_no_unique_page_a_duplicate_keeps_its_own_bytes():
+    image = _image(pages=5000, zero=0.5, dup=0.5)
+    pages = np.arange(5000)
+    content = image.of_pages(pages)
+    zero = content == ZERO_CONTENT
+    assert 0.4 < zero.mean() < 0.6
+    assert (content[~zero] == (image.own | pages)[~zero]).all()
+
+
+def _peak_rss_mib_simulating(image_size: str) -> float:
+    """Peak RSS of a fresh process simulating a copy clone of an image under dedup, reading
+    Zipf over 20,000 pages of it, whatever the image's size."""
+    scenario = {
+        "seed": 1, "requests": 5000,
+        "host": {"memory": "256MiB", "reserved": "32MiB"},
+        "disks": {"d": {"kind": "hdd"}},
+        "images": {"base": {"size": image_size, "zero_fraction": 0.05, "internal_dup": 0.05}},
+        "policies": ["dedup"],
+        "guests": [{"name": "g", "memory": "64MiB", "disk": {"image": "base", "clone": "copy"},
+                    "workload": {"kind": "zipf", "footprint": 20000}}],
+    }
+    # VmHWM, which the exec resets (ru_maxrss would carry over this test process's peak)
+    script = textwrap.dedent(f"""
+        import re
+        import tmemsim
+        r = tmemsim.simulate({scenario!r})
+        assert r.summary.requests.max() >= 5000
+        print(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def test_memory_follows_the_pages_touched_not_the_image_size():
+    # a 1 TiB image read through 20,000 pages needs what a 20,000-page image needs (the
+    # whole-image content array took 6.4 GiB more): only the touched pages' contents are kept
+    small = _peak_rss_mib_simulating("80000KiB")
+    huge = _peak_rss_mib_simulating("1TiB")
+    assert huge - small < 32, f"peak RSS {huge:.0f} MiB against {small:.0f} MiB"

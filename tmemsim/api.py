@@ -5,6 +5,7 @@ Everything the CLI does goes through here, so a notebook can do the same with th
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -44,7 +45,14 @@ def select_policies(scenario: Scenario, policies=None) -> list[PolicySpec]:
 
 def run_policy(scenario: Scenario, spec: PolicySpec, progress=None):
     """One world, one run; returns its RunOutput."""
-    return World(scenario, spec, progress=progress).run()
+    world = World(scenario, spec, progress=progress)
+    try:
+        return world.run()
+    finally:
+        # a world is a web of cycles (guests and policy point back at it): only the cycle
+        # collector frees it, and the next policy's world must not be built beside it
+        del world
+        gc.collect()
 
 
 def simulate(scenario, policy=None, overrides=None, check: bool | None = None,

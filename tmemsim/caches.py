@@ -17,6 +17,7 @@ class Cache:
 
     __slots__ = ("capacity", "_d")
     name = "cache"
+    PER_PAGE: tuple[str, ...] = ("ordered",)  # containers a cached page sits in (sizing.py)
 
     def __init__(self, capacity: int):
         if capacity < 0:
@@ -146,6 +147,7 @@ class Clock(Cache):
 
     __slots__ = ("_ref",)
     name = "clock"
+    PER_PAGE = ("ordered", "set")
 
     def __init__(self, capacity: int):
         super().__init__(capacity)
@@ -190,6 +192,7 @@ class TwoList(Cache):
 
     __slots__ = ("_active", "active_ratio")
     name = "twolist"
+    PER_PAGE = ("ordered", "ordered")  # each list keeps the room its largest size took
 
     def __init__(self, capacity: int, active_ratio: float = 0.5):
         super().__init__(capacity)

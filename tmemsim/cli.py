@@ -104,11 +104,13 @@ def main():
 @handles_errors
 def validate(scenario, overrides, seed, debug):
     """Check a scenario file and say what it describes."""
+    from .sizing import estimate, spoken, total
+
     s = _load(scenario, overrides, seed)
     guests = s.expanded_guests()
     click.echo(f"{scenario}: ok — {len(guests)} guest(s), {len(s.disks)} disk(s), policies "
                f"{', '.join(p.name for p in s.policy_specs())}, pool "
-               f"{s.pool_bytes() // 4096} pages")
+               f"{s.pool_bytes() // 4096} pages, about {spoken(total(estimate(s)))} to simulate")
 
 
 @main.command()

@@ -35,22 +35,108 @@ class BackingFile:
     def __init__(self, id: int, name: str, disk: str, pages: int, owner: int | None, content):
         self.id, self.name, self.disk, self.pages = id, name, disk, pages
         self.owner = owner  # guest index, None for a base image shared by all
-        self.content = content  # numpy array of original contents, or None (unique per location)
+        self.content = content  # ImageContent of its original bytes, or None (unique per location)
         self.offset = 0  # first block on its disk, set by Layout.place
 
 
-def image_contents(pages: int, zero_fraction: float, internal_dup: float, file_id: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Original contents of an image: zero pages, pages duplicating another page, unique pages."""
-    content = _IMAGE_TAG | (file_id << PAGE_BITS) | np.arange(pages, dtype=np.int64)
-    kind = rng.random(pages)
-    dup = (kind >= zero_fraction) & (kind < zero_fraction + internal_dup)
-    # a duplicated page copies the bytes of a page drawn from the image's unique ones
-    unique = np.flatnonzero(kind >= zero_fraction + internal_dup)
-    if dup.any() and len(unique):
-        content[dup] = content[rng.choice(unique, dup.sum())]
-    content[kind < zero_fraction] = ZERO_CONTENT
-    return content
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_TRY_BITS = 16  # a page's draws: try 0 is its kind, tries 1.. pick the page a duplicate copies
+_SCALAR_TRIES = 32  # tries in plain Python before the rest are drawn in one numpy call
+
+
+def _mix(x: int) -> int:
+    """splitmix64's finaliser: 64 well-mixed bits from a counter."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def _uniform(key: int, counter: int) -> float:
+    """A uniform in [0, 1) that depends on (key, counter) alone."""
+    return (_mix((key + counter * _GOLDEN) & _M64) >> 11) * 2.0**-53
+
+
+def _uniforms(key: int, counters: np.ndarray) -> np.ndarray:
+    """_uniform for an array of counters, the same floats bit for bit."""
+    x = np.uint64(key) + counters.astype(np.uint64) * np.uint64(_GOLDEN)  # wraps mod 2^64
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(float) * 2.0**-53
+
+
+class ImageContent:
+    """The original bytes of a base image, page by page: zero, a duplicate of another page of
+    the image, or unique (DESIGN.md, "Disk images and content").
+
+    Every answer comes from a counter-based hash of (image seed, page, try), so a page's
+    content can be drawn alone, whenever it is first asked for, and is the same whoever asks
+    first: memory follows the pages a run touches (a memo of their answers), not the image's
+    size. A page is zero with probability zero_fraction and a duplicate with internal_dup; a
+    duplicate copies a page drawn uniformly from the image's unique pages (by rejection: draw
+    a page, keep it if unique). Simplification: a duplicate that finds no unique page in
+    65,535 tries keeps bytes of its own — it matters only when under about 0.01% of the image
+    is unique; with no unique page at all (zero_fraction + internal_dup = 1) every duplicate
+    keeps its own bytes, as then it must.
+    """
+
+    __slots__ = ("own", "pages", "zero", "dup_end", "key", "memo", "_plain")
+
+    def __init__(self, file_id: int, pages: int, zero_fraction: float, internal_dup: float,
+                 seed: np.random.SeedSequence):
+        self.own = _IMAGE_TAG | file_id << PAGE_BITS  # | page: a unique page's content
+        self.pages = pages
+        self.zero, self.dup_end = zero_fraction, zero_fraction + internal_dup
+        self.key = int(seed.generate_state(1, np.uint64)[0])
+        self.memo: dict[int, int] = {}
+        self._plain = zero_fraction == 0 and internal_dup == 0  # every page unique: no draws
+
+    def of(self, page: int) -> int:
+        """The content id of the image's original page."""
+        if self._plain:
+            return self.own | page
+        content = self.memo.get(page)
+        if content is None:
+            content = self.memo[page] = self._draw(page)
+        return content
+
+    def _draw(self, page: int) -> int:
+        key, counter = self.key, page << _TRY_BITS
+        u = _uniform(key, counter)
+        if u < self.zero:
+            return ZERO_CONTENT
+        if u >= self.dup_end or self.dup_end >= 1.0:  # unique, or no unique page to copy
+            return self.own | page
+        for t in range(1, _SCALAR_TRIES + 1):
+            q = int(_uniform(key, counter | t) * self.pages)
+            if _uniform(key, q << _TRY_BITS) >= self.dup_end:
+                return self.own | q
+        tries = np.arange(_SCALAR_TRIES + 1, 1 << _TRY_BITS, dtype=np.int64)
+        q = (_uniforms(key, counter | tries) * self.pages).astype(np.int64)
+        unique = np.flatnonzero(_uniforms(key, q << _TRY_BITS) >= self.dup_end)
+        return self.own | int(q[unique[0]]) if len(unique) else self.own | page
+
+    def of_pages(self, pages: np.ndarray) -> np.ndarray:
+        """Contents of many pages at once, vectorised (the same answers as `of`)."""
+        pages = np.asarray(pages, dtype=np.int64)
+        if self._plain:
+            return self.own | pages
+        counter = pages << _TRY_BITS
+        u = _uniforms(self.key, counter)
+        out = self.own | pages
+        out[u < self.zero] = ZERO_CONTENT
+        if self.dup_end >= 1.0:  # no unique page to copy: duplicates keep their own bytes
+            return out
+        pending = np.flatnonzero((u >= self.zero) & (u < self.dup_end))
+        for t in range(1, _SCALAR_TRIES + 1):  # the same tries as _draw, for all at once
+            q = (_uniforms(self.key, counter[pending] | t) * self.pages).astype(np.int64)
+            found = _uniforms(self.key, q << _TRY_BITS) >= self.dup_end
+            out[pending[found]] = self.own | q[found]
+            pending = pending[~found]
+        for i in pending.tolist():  # rare: a long search
+            out[i] = self._draw(int(pages[i]))
+        return out
 
 
 class GuestDisk:
@@ -119,4 +205,4 @@ class Contents:
         f = self.layout.files[loc >> PAGE_BITS]
         if f.content is None:
             return _IMAGE_TAG | loc
-        return int(f.content[loc & PAGE_MASK])
+        return f.content.of(loc & PAGE_MASK)

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import sizing
 from .errors import ScenarioError
 from .fields import (
     CacheKind,
@@ -275,7 +276,7 @@ class Scenario(Strict):
         return [(name, g) for g in self.guests for name in g.names()]
 
     def pool_bytes(self) -> int:
-        guests = sum(g.memory for _, g in self.expanded_guests())
+        guests = sum(g.memory * g.count for g in self.guests)
         return self.host.memory - self.host.reserved - guests
 
 
@@ -491,13 +492,13 @@ def _check_references(s: Scenario) -> None:
     if s.host.reserved >= s.host.memory:
         raise _Located(("host", "reserved"), "host.reserved must be less than host.memory")
     if s.pool_bytes() < 0:
-        total = sum(g.memory for _, g in s.expanded_guests())
+        total = sum(g.memory * g.count for g in s.guests)
         raise _Located(("guests",),
                        f"the guests need {format_size(total)} but host.memory - host.reserved "
                        f"is only {format_size(s.host.memory - s.host.reserved)}")
     if s.requests is None and s.duration is not None and s.duration <= 0:
         raise _Located(("duration",), "duration must be positive")
-    names = [name for name, _ in s.expanded_guests()]
+    names = list(seen)  # every guest's name, in order (100,000 guests: built once)
     for i, spec in enumerate(s.policy_specs()):
         problem = POLICIES[spec.kind].check_scenario(spec.make_options(), names)
         if problem:
@@ -543,6 +544,9 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
         except ValidationError as exc:
             raise _from_validation(exc, (), Scenario, data) from None
         _check_references(scenario)
+        too_big = sizing.problem(scenario)  # before anything is simulated or allocated
+        if too_big:
+            raise _Located(*too_big)
     except _Located as loc:
         raise ScenarioError(loc.message, file=file, path=format_path(loc.path),
                             line=line_of(lines, loc.path)) from None

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import simpy
 
-from ..images import Contents, GuestDisk, Layout, image_contents
+from ..images import Contents, GuestDisk, ImageContent, Layout
 from ..metrics import GuestCounters, LatencyHistogram, PolicyCounters
 from ..policies import POLICIES, Host
 from ..units import PAGE_SIZE
@@ -48,8 +48,7 @@ def build_layout(scenario):
         pages = image.size // PAGE_SIZE
         disk = image.disk or only_disk
         f = layout.add(name, disk, pages)
-        f.content = image_contents(pages, image.zero_fraction, image.internal_dup, f.id,
-                                   np.random.default_rng(seed))
+        f.content = ImageContent(f.id, pages, image.zero_fraction, image.internal_dup, seed)
         base_ids[name] = f
     gdisks, swaps = [], []
     for index, (gname, g) in enumerate(scenario.expanded_guests()):

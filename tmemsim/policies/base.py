@@ -6,6 +6,7 @@ eviction or truncate; the model (`model/hypervisor.py`) decides *when* and charg
 
 from __future__ import annotations
 
+from ..caches import CACHES
 from ..fields import Strict
 from ..metrics import PolicyCounters
 
@@ -53,6 +54,11 @@ class Policy:
     def check_scenario(cls, options, guest_names: list[str]) -> tuple[str, str] | None:
         """(option key, message) if the options do not fit the scenario's guests, else None."""
         return None
+
+    @classmethod
+    def per_pool_page(cls, options) -> tuple[str, ...]:
+        """The containers one page of the pool sits in (sizing.py prices them)."""
+        return CACHES[options.cache].PER_PAGE
 
     def __init__(self, options, host: Host):
         self.options = options

@@ -25,6 +25,11 @@ class HostCache(Policy):
         dirty_expire: DurationOrZero = 30.0  # the host's own flusher, Linux defaults
         writeback_interval: Duration = 5.0
 
+    @classmethod
+    def per_pool_page(cls, options):
+        dirty = ("ordered",) if options.mode == "writeback" else ()
+        return super().per_pool_page(options) + dirty
+
     def __init__(self, options, host):
         super().__init__(options, host)
         self.cache = make_cache(options.cache, host.pool_pages)

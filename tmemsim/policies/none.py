@@ -11,6 +11,10 @@ from .base import READ_DISK, WRITE_DISK, Policy
 class NoCache(Policy):
     name = "none"
 
+    @classmethod
+    def per_pool_page(cls, options):
+        return ()  # the pool sits idle
+
     def read(self, guest, vpage, loc):
         return READ_DISK, self.store.get(loc, 0)
 

@@ -49,6 +49,12 @@ class Tmem(Policy):
                                f"{', '.join(guest_names)}")
         return None
 
+    @classmethod
+    def per_pool_page(cls, options):
+        dedup = ("map", "map") if options.dedup else ()  # content_of_key, refs
+        weighted = ("ordered",) if options.weights is not None else ()  # by_guest
+        return ("pair",) + dedup + weighted  # eph: key -> (data, location)
+
     def __init__(self, options, host):
         super().__init__(options, host)
         self.capacity = max(host.pool_pages - options.keep_free // PAGE_SIZE, 0)

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from ..fields import Distribution, Fraction, Pages, Rate, Strict
+from .alias import alias_table
 
 OP_READ = 0
 OP_WRITE = 1
@@ -47,7 +48,7 @@ class Anon(Strict):
     read_fraction: Fraction = 0.5
 
     def sampler(self, rng) -> PageSampler:
-        from .synthetic import AliasSampler, alias_table  # the same draw as zipf's
+        from .synthetic import AliasSampler  # the same draw as zipf's
 
         weights = np.arange(1, self.size + 1, dtype=float) ** -self.alpha
         return AliasSampler(alias_table(weights), np.arange(self.size, dtype=np.int64), rng)
@@ -88,6 +89,18 @@ class WorkloadBase(Strict):
     def footprint_pages(self) -> int:
         """One past the highest vpage the workload may touch."""
         raise NotImplementedError
+
+    def may_write(self) -> bool:
+        """Whether a request may write or truncate a file page (sizing.py counts those)."""
+        return self.read_fraction < 1 or self.churn is not None
+
+    def array_bytes(self) -> tuple[int, int]:
+        """(bytes of numpy arrays shared by every thread running this spec, bytes each thread
+        holds), at their peak: the page tables sizing.py counts."""
+        if self.anon is None:
+            return 0, 0
+        # each thread's own alias table, vpages and alias targets: 32 B a page, 56 while built
+        return 0, 56 * self.anon.size
 
     def open_loop(self) -> bool:
         """True when requests arrive at their own times (gaps are inter-arrival times)."""

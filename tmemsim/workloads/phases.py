@@ -31,6 +31,17 @@ class Phases(WorkloadBase):
     def footprint_pages(self) -> int:
         return max(p.workload.footprint_pages() for p in self.phases)
 
+    def may_write(self) -> bool:
+        return self.churn is not None or any(p.workload.may_write() for p in self.phases)
+
+    def array_bytes(self) -> tuple[int, int]:
+        # a phase keeps its tables once built: every phase counts
+        shared, each = super().array_bytes()
+        for p in self.phases:
+            s, e = p.workload.array_bytes()
+            shared, each = shared + s, each + e
+        return shared, each
+
     def open_loop(self) -> bool:
         return self.phases[0].workload.open_loop()
 

@@ -11,28 +11,8 @@ import numpy as np
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ..fields import Fraction, Pages, PagesOrZero, Strict
+from .alias import alias_table
 from .base import OP_READ, OP_TRUNCATE, OP_WRITE, PageSampler, WorkloadBase
-
-
-def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Walker's alias tables (Vose's construction) for drawing index i with probability p[i].
-
-    A draw costs two uniforms and one table look-up, whatever the size of p — a binary search
-    of a large CDF costs a cache miss per step instead.
-    """
-    n = len(p)
-    scaled = (p * (n / p.sum())).tolist()
-    prob = [1.0] * n
-    alias = list(range(n))
-    small = [i for i, x in enumerate(scaled) if x < 1.0]
-    large = [i for i, x in enumerate(scaled) if x >= 1.0]
-    while small and large:
-        s, g = small.pop(), large.pop()
-        prob[s], alias[s] = scaled[s], g
-        scaled[g] -= 1.0 - scaled[s]
-        (small if scaled[g] < 1.0 else large).append(g)
-    return np.array(prob), np.array(alias, dtype=np.int64)
-
 
 _LAYOUT_KEY = 0x686F74  # "hot": a spawn key no stream of the scenario's root seed uses
 
@@ -88,6 +68,14 @@ class Zipf(Pattern):
 
     def footprint_pages(self) -> int:
         return self.offset + self.footprint
+
+    def array_bytes(self) -> tuple[int, int]:
+        shared, each = super().array_bytes()
+        n = self.footprint
+        # alias tables: 16 B a page, 40 while built (weights, index lists); the shared layout 8
+        # (16 while built); each thread: its alias targets' vpages, and an unscattered layout
+        shared += n * (40 + (16 if self.scatter else 0))
+        return shared, each + n * (8 if self.scatter else 16)
 
     _tables = PrivateAttr(default=None)  # alias tables, built once and shared by all threads
     _layouts = PrivateAttr(default_factory=dict)  # root entropy -> rank-to-vpage map
@@ -210,6 +198,12 @@ class Hotset(Pattern):
     def hot_pages(self) -> int:
         return min(self.footprint, max(1, round(self.hot_fraction * self.footprint)))
 
+    def array_bytes(self) -> tuple[int, int]:
+        shared, each = super().array_bytes()
+        if self.scatter:  # one layout for all (16 B a page while built), else one per thread
+            return shared + 16 * self.footprint, each
+        return shared, each + 8 * self.footprint
+
     def footprint_pages(self) -> int:
         return self.offset + self.footprint
 
@@ -269,6 +263,13 @@ class Mix(Pattern):
     def footprint_pages(self) -> int:
         return max(part.workload.footprint_pages() for part in self.parts)
 
+    def array_bytes(self) -> tuple[int, int]:
+        shared, each = super().array_bytes()
+        for part in self.parts:
+            s, e = part.workload.array_bytes()
+            shared, each = shared + s, each + e
+        return shared, each
+
     def sampler(self, rng):
         # each part's own child rng: a part's pages do not depend on another part's draws
         children = rng.spawn(len(self.parts))
@@ -319,6 +320,9 @@ class Script(WorkloadBase):
 
     def parsed(self) -> list[tuple[int, int]]:
         return [(_SCRIPT_OPS[s.split()[0]], int(s.split()[1])) for s in self.steps]
+
+    def may_write(self) -> bool:
+        return any(op != OP_READ for op, _ in self.parsed())
 
     def footprint_pages(self) -> int:
         return max(page for _, page in self.parsed()) + 1

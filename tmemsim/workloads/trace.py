@@ -127,6 +127,9 @@ class Trace(WorkloadBase):
     def open_loop(self) -> bool:
         return self.timing == "trace"
 
+    def may_write(self) -> bool:
+        return True  # the file says, and it is read only when replayed
+
     def footprint_pages(self) -> int:
         if self.footprint is not None:
             return self.footprint
