@@ -37,6 +37,20 @@ def _seeds(seed: int):
     return streams, images, disks
 
 
+def guest_streams(scenario, index: int) -> list:
+    """Fresh request streams of the threads of guest `index` (of expanded_guests()): the very
+    requests a World of this scenario makes that guest under any policy, since streams are
+    seeded from the scenario alone. For checks that replay a run's requests elsewhere; seeded
+    exactly as World.__init__ seeds them (tests/model/test_guest_streams.py holds the two
+    together)."""
+    stream_seed, _, _ = _seeds(scenario.seed)
+    named = scenario.expanded_guests()
+    seed = stream_seed.spawn(len(named))[index]
+    workload = named[index][1].workload
+    *thread_seeds, _churn_seed = seed.spawn(workload.threads + 1)
+    return [workload.stream(ts) for ts in thread_seeds]
+
+
 def build_layout(scenario):
     """Backing files for every image and guest disk; returns (layout, guest disks)."""
     _, image_seed, _ = _seeds(scenario.seed)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .api import compare
-from .errors import ScenarioError
-from .scenario import load_scenario
+from ..api import compare
+from ..errors import ScenarioError
+from ..scenario import load_scenario
 
 KEYS = ["scenario", "policy", "guest"]
 RATIOS = ["guest_hit_ratio", "host_hit_ratio", "read_hit_ratio"]
