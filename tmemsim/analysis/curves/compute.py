@@ -1,0 +1,112 @@
+"""Counting a curve: the guests' replays, each policy's engine, and the measured window.
+
+For each policy, the guests' host events are put in one order (a single guest: its own; a
+timing that no outcome changes: the times; otherwise the times at a reference size, after one
+pass that found the outcomes they depend on), the policy's engine serves them at every size,
+and each size's request times give the window whose reads are counted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...policies import POLICIES
+from ...policies.base import Policy
+from .engines import Context, StackOutcomes, host_model
+from .replay import EVICT, SWAP_IN, SWAP_OUT
+from .timing import Costs, GuestTiming, event_times
+
+COUNTS = ("reads", "guest_hits", "host_hits", "disk_reads")
+_EVENT_COLUMNS = ("kind", "req", "when", "time", "vpage", "loc", "data", "aux", "call")
+
+
+def guest_events(log, index: int) -> dict:
+    """A guest log's host events as a dict of arrays, with its guest index and sequence."""
+    ev = {c: getattr(log, f"ev_{c}") for c in _EVENT_COLUMNS}
+    n = len(ev["kind"])
+    ev["guest"] = np.full(n, index, dtype=np.int64)
+    ev["seq"] = np.arange(n, dtype=np.int64)
+    return ev
+
+
+def _concat(evs: list[dict]) -> dict:
+    return {c: np.concatenate([e[c] for e in evs]) for c in evs[0]}
+
+
+def _take(ev: dict, idx: np.ndarray) -> dict:
+    return {c: a[idx] for c, a in ev.items()}
+
+
+class PolicyCurve:
+    """One policy's counts at every size: counts[k, guest, COUNTS] and how they were made."""
+
+    def __init__(self, counts: np.ndarray, engine: str, ordered: str):
+        self.counts, self.engine, self.ordered = counts, engine, ordered
+
+
+def policy_curve(world, logs: list, guests: list, spec, pools: list[int],
+                 reference: int | None = None) -> PolicyCurve:
+    """Counts of one policy (a PolicySpec) at each pool size (pages, ascending), from the
+    guests' replays `logs` (their specs `guests`)."""
+    cls = POLICIES[spec.kind]
+    options = spec.make_options()
+    evs = [guest_events(log, i) for i, log in enumerate(logs)]
+    events = _concat(evs)
+    kind = events["kind"]
+    has_swap = bool(((kind == SWAP_OUT) | (kind == SWAP_IN)).any())
+    model = host_model(cls, options, has_swap)
+    ctx = Context(world.layout, world.contents, world.names, world.allowances(guests), options)
+    told = cls.evicted is not Policy.evicted
+    costs = Costs(world.costs, world.file_service, told, model.flush_calls)
+    bounds = np.cumsum([0] + [len(e["kind"]) for e in evs])
+    n_sizes = len(pools)
+
+    def serve(order: np.ndarray):
+        out = model.engine(_take(events, order), pools, ctx, model.hit_path, model.miss_path)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return out.reordered(inverse)
+
+    s = world.scenario
+    timings = [GuestTiming(log, evs[g], costs, int(bounds[g]), s.warmup, world.horizon)
+               for g, log in enumerate(logs)]
+
+    def starts_at(out, k: int, with_events: bool = False):
+        """Per guest at size k: request start times (and every event's time, concatenated)."""
+        starts, times = [], []
+        for g, timing in enumerate(timings):
+            lat, readlat = timing.latency(out, k)
+            t = timing.starts(lat)
+            starts.append(t)
+            if with_events:
+                times.append(event_times(evs[g], t, readlat))
+        return starts, np.concatenate(times) if with_events else None
+
+    def order_by(times: np.ndarray) -> np.ndarray:
+        return np.lexsort((events["seq"], events["guest"], times))
+
+    if len(logs) == 1:
+        ordered = "the guest's own order"
+        out = serve(np.arange(len(kind)))
+    else:
+        # pass 0: every read a miss; the times then depend on no outcome
+        blank = StackOutcomes(np.full(len(kind), n_sizes, dtype=np.int64), kind == EVICT,
+                              model.hit_path, model.miss_path, 0)
+        ref = n_sizes // 2 if reference is None else reference
+        first = order_by(starts_at(blank, ref, True)[1])
+        out = serve(first)
+        second = order_by(starts_at(out, ref, True)[1])
+        if np.array_equal(first, second):
+            ordered = "times (no outcome moves them)"
+        else:
+            ordered = f"times at the reference size {pools[ref]} pages"
+            out = serve(second)
+    counts = np.zeros((n_sizes, len(logs), len(COUNTS)), dtype=np.int64)
+    for k in range(n_sizes):
+        if out.unchanged(k):
+            counts[k] = counts[k - 1]
+            continue
+        starts, _ = starts_at(out, k)
+        for g, timing in enumerate(timings):
+            counts[k, g] = timing.counts(out, k, starts[g])
+    return PolicyCurve(counts, model.name, ordered)
