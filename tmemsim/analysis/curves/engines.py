@@ -85,7 +85,9 @@ class StackOutcomes(Outcomes):
                  first_put: int):
         self.first, self.is_put = first, is_put
         self.hit_path, self.miss_path, self.first_put = hit_path, miss_path, first_put
-        self._moves = set(np.unique(first).tolist()) | {first_put}
+        moves = np.zeros(int(first.max(initial=0)) + 2, dtype=bool)
+        moves[first] = True
+        self._moves = set(np.flatnonzero(moves).tolist()) | {first_put}
 
     def paths_at(self, k, idx):
         return np.where(self.first[idx] <= k, self.hit_path, self.miss_path).astype(np.int8)

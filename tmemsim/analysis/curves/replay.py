@@ -528,14 +528,14 @@ class GuestReplay:
             order = np.lexsort((np.arange(len(rank)), rank, cols[1]))
             cols = [c[order] for c in cols]
         kind, req, when, time, vpage, loc, data, aux, call = cols
-        _disk_data(kind, loc, data, aux)
+        fill_disk_data(kind, loc, data, aux)
         acc = np.asarray(self.acc, dtype=np.int64) if self.record else None
         acc_req = np.asarray(self.acc_req, dtype=np.int64) if self.record else None
         return GuestLog(op, gap, thread, hit, ref_time, self.closed, kind, req, when, time,
                         vpage, loc, data, aux, call, acc, acc_req, exact)
 
 
-def _disk_data(kind, loc, data, aux) -> None:
+def fill_disk_data(kind, loc, data, aux) -> None:
     """Fill aux of every read (READ, SWAP_IN) with the data its location holds on the disk:
     that of the latest write (write-back, O_SYNC write, swap-out) to it before, else 0."""
     reads = (kind == READ) | (kind == SWAP_IN)

@@ -12,6 +12,7 @@ from ...model.costs import CostModel
 from ...model.world import build_layout, guest_seeds
 from ...policies.base import READ_DISK, WRITE_DISK
 from ...units import PAGE_SIZE
+from . import lru_replay
 from .replay import Clock, GuestReplay
 from .timing import disk_service
 
@@ -23,6 +24,7 @@ class CurveWorld:
         s = self.scenario = scenario
         self.rate = rate  # the sampled fraction of pages (SHARDS), None: every page
         self.cache: dict = {}  # replays already made, by guest page caches
+        self.python = False  # True: every guest through GuestReplay (tests compare the two)
         self.layout, self.gdisks, self.swaps = build_layout(s)
         self.contents = Contents(self.layout)
         self.named = s.expanded_guests()
@@ -60,6 +62,13 @@ class CurveWorld:
                flusher: bool = False):
         """Guest `index` (spec `guest`, a page cache of `pages`) replayed from its seeds."""
         thread_seeds, churn_seed = guest_seeds(self.scenario)[index]
+        if not flusher and not self.python and lru_replay.supported(guest, pages):
+            log = lru_replay.replay(index, guest, self.gdisks[index], self.contents,
+                                    guest.workload.stream(thread_seeds[0]), pages,
+                                    self.scenario.requests, self.horizon, self.costs.guest_hit,
+                                    self.min_miss(), record_accesses)
+            if log is not None:
+                return log
         streams = [guest.workload.stream(ts) for ts in thread_seeds]
         r = GuestReplay(index, guest, self.gdisks[index], streams, self.contents,
                         self.swaps[index], np.random.default_rng(churn_seed), pages=pages,
