@@ -55,9 +55,11 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int],
     kind = events["kind"]
     has_swap = bool(((kind == SWAP_OUT) | (kind == SWAP_IN)).any())
     model = host_model(cls, options, has_swap)
-    ctx = Context(world.layout, world.contents, world.names, world.allowances(guests), options)
+    rate = world.rate if world.rate is not None else 1.0
+    ctx = Context(world.layout, world.contents, world.names, world.allowances(guests),
+                  model.scaled(options, rate) if world.rate is not None else options, rate)
     told = cls.evicted is not Policy.evicted
-    costs = Costs(world.costs, world.file_service, told, model.flush_calls)
+    costs = Costs(world.costs, world.file_service, told, model.flush_calls, 1.0 / rate)
     bounds = np.cumsum([0] + [len(e["kind"]) for e in evs])
     n_sizes = len(pools)
 
@@ -101,7 +103,7 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int],
         else:
             ordered = f"times at the reference size {pools[ref]} pages"
             out = serve(second)
-    counts = np.zeros((n_sizes, len(logs), len(COUNTS)), dtype=np.int64)
+    counts = np.zeros((n_sizes, len(logs), len(COUNTS)))
     for k in range(n_sizes):
         if out.unchanged(k):
             counts[k] = counts[k - 1]

@@ -21,7 +21,7 @@ from .engines import host_model
 from .ranks import lru_distances
 from .replay import REMOVAL
 from .result import ALL, COLUMNS, Curves, metric_rows
-from .sampling import check_rate
+from .sampling import adjusted, check_rate
 from .timing import Costs, start_times
 from .world import CurveWorld
 
@@ -42,7 +42,7 @@ def curve(scenario, specs, axis: str = "pool", points: int = 32, value_range=Non
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     pts = axes.points(s, axis, points, value_range)
-    _refuse_unsupported(s, specs, axis)
+    _refuse_unsupported(s, specs, axis, rate)
     wall = time.perf_counter()
     world = CurveWorld(s, rate)
     rows: list = []
@@ -102,9 +102,13 @@ def curve(scenario, specs, axis: str = "pool", points: int = 32, value_range=Non
 # ---------------------------------------------------------------- what is not supported
 
 
-def _refuse_unsupported(s, specs, axis: str) -> None:
-    """Memory that moves by itself over time cannot be put on an axis; see the docstring."""
+def _refuse_unsupported(s, specs, axis: str, rate) -> None:
+    """Memory that moves by itself over time cannot be put on an axis; phases switch streams
+    a sample cannot follow. See the package docstring."""
     for i, g in enumerate(s.guests):
+        if rate is not None and hasattr(g.workload, "switches"):
+            raise ScenarioError("--sample: a phases workload switches streams at set times; "
+                                "sample a single workload instead", path=f"guests[{i}].workload")
         kinds = {g.balloon.kind} | {spec.balloon for spec in specs if spec.balloon}
         if "selfballoon" not in kinds:
             continue
@@ -171,7 +175,7 @@ def _note(pc, logs) -> dict:
 def _pool_axis(world, spec, pts):
     guests, pages, freed = _effective_guests(world.scenario, spec)
     logs = _replays(world, guests, pages, world.cache)
-    pools = [(pt.pool + freed) // PAGE_SIZE for pt in pts]
+    pools = [world.scaled((pt.pool + freed) // PAGE_SIZE) for pt in pts]
     pc = policy_curve(world, logs, guests, spec, pools)
     return pc.counts, _note(pc, logs)
 
@@ -185,7 +189,7 @@ def _split_axis(world, spec, pts):
         guests = [g.model_copy(update={"memory": m}) for g, m in zip(guests, pt.guest_memory,
                                                                     strict=True)]
         logs = _replays(world, guests, pages, world.cache)
-        pc = policy_curve(world, logs, guests, spec, [pt.pool // PAGE_SIZE])
+        pc = policy_curve(world, logs, guests, spec, [world.scaled(pt.pool // PAGE_SIZE)])
         counts.append(pc.counts[0])
         note = note or _note(pc, logs)
     return np.array(counts), note
@@ -202,10 +206,10 @@ def _guest_memory_axis(world, spec, pts):
     options = spec.make_options()
     model = host_model(cls, options, False)
     costs = Costs(world.costs, world.file_service, cls.evicted is not Policy.evicted,
-                  model.flush_calls)
-    counts = np.zeros((len(pts), len(guests), len(COUNTS)), dtype=np.int64)
+                  model.flush_calls, 1.0 / world.rate if world.rate else 1.0)
+    counts = np.zeros((len(pts), len(guests), len(COUNTS)))
     for g, (guest, log) in enumerate(zip(guests, logs, strict=True)):
-        sizes = [(pt.guest_memory[g] - guest.reserved) // PAGE_SIZE for pt in pts]
+        sizes = [world.pages((pt.guest_memory[g] - guest.reserved) // PAGE_SIZE) for pt in pts]
         hits = _access_hits(guest.cache, log.accesses, sizes)
         counts[:, g] = _guest_counts(world, log, g, hits, sizes, model, costs)
     note = {"engine": "guest page cache: " + (
@@ -261,7 +265,7 @@ def _guest_counts(world, log, g: int, hits: np.ndarray, sizes, model, costs) -> 
                                            else 0.0)
     evict_cost = c.put_rejected if costs.told else 0.0
     distinct_before = np.cumsum(first_touch & (log.accesses < REMOVAL)) - 1
-    out = np.zeros((len(sizes), len(COUNTS)), dtype=np.int64)
+    out = np.zeros((len(sizes), len(COUNTS)))
     for k, size in enumerate(sizes):
         hit = hits[k]
         lat = np.full(n, c.guest_hit)
@@ -270,11 +274,14 @@ def _guest_counts(world, log, g: int, hits: np.ndarray, sizes, model, costs) -> 
         lat[miss_read] = disk_read + np.where(full[reading][~hit[reading]], evict_cost, 0.0)
         swapped = anon & ~hit & ~first_touch
         lat[acc_req[swapped]] = swap_read
-        t = start_times(log, lat)
+        t = start_times(log, lat * costs.scale)
         measured = (t >= s.warmup) & (t < world.horizon)
         reads = int(np.count_nonzero((log.op == 0) & measured))
         guest_hits = int(np.count_nonzero(measured[read_req[hit[reading]]]))
         disk = int(np.count_nonzero(measured[miss_read]))
         disk += int(np.count_nonzero(measured[acc_req[swapped]]))
+        if log.weight is not None:
+            reads, guest_hits = adjusted(reads, guest_hits, float(log.weight[measured].sum()),
+                                         world.rate)
         out[k] = (reads, guest_hits, 0, disk)
     return out

@@ -60,6 +60,7 @@ class Context:
     guests: list
     allowances: list
     options: object
+    scale: float = 1.0  # a sample's R: sizes come scaled, so do margins such as keep_free
 
 
 class Outcomes:
@@ -182,7 +183,7 @@ def pool_engine(ev, sizes, ctx, hit_path, miss_path) -> Outcomes:
     at = np.flatnonzero(use)
     ops = np.select([kind[at] == EVICT, kind[at] == READ], [P_PUT, P_GET], P_FLUSH)
     keys = (ev["guest"][at] + 1) << _PRIVATE_SHIFT | ev["vpage"][at]
-    keep = ctx.options.keep_free // PAGE_SIZE
+    keep = int(round(ctx.options.keep_free // PAGE_SIZE * ctx.scale))
     caps = [max(p - keep, 0) for p in sizes]
     first = np.full(len(kind), len(sizes), dtype=np.int64)
     first[at] = pool_hits(ops, keys, caps)
@@ -260,6 +261,8 @@ class HostModel:
     miss_path: int
     flush_calls: int
     name: str  # engine name, for meta.json
+    # the options of a sample R times smaller (margins in bytes scale with it)
+    scaled: Callable = staticmethod(lambda options, rate: options)
 
 
 def _none(options) -> HostModel:
@@ -278,11 +281,16 @@ def _dedup(options) -> HostModel:
     return HostModel(instances_engine(Dedup), READ_HOST_IO, READ_DISK, 0, "instances")
 
 
+def _tmem_scaled(options, rate: float):
+    return options.model_copy(update={"keep_free": int(round(options.keep_free * rate))})
+
+
 def _tmem(options) -> HostModel:
     if options.pool == "private" and not options.dedup and options.weights is None:
-        return HostModel(pool_engine, READ_HOST_CALL, READ_DISK_AFTER_CALL, 1, "pool")
+        return HostModel(pool_engine, READ_HOST_CALL, READ_DISK_AFTER_CALL, 1, "pool",
+                         _tmem_scaled)
     return HostModel(instances_engine(Tmem), READ_HOST_CALL, READ_DISK_AFTER_CALL, 1,
-                     "instances")
+                     "instances", _tmem_scaled)
 
 
 MODELS: dict[type, Callable] = {NoCache: _none, HostCache: _host_cache, Dedup: _dedup,
@@ -302,4 +310,4 @@ def host_model(policy_class, options, has_swap: bool) -> HostModel:
         return HostModel(instances_engine(policy_class), READ_HOST_IO, READ_DISK, 0,
                          "instances")
     return HostModel(instances_engine(policy_class), model.hit_path, model.miss_path,
-                     model.flush_calls, "instances")
+                     model.flush_calls, "instances", model.scaled)

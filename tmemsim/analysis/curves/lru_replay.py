@@ -24,6 +24,7 @@ from .replay import (
     GuestLog,
     fill_disk_data,
 )
+from .sampling import sampled_start, sampled_weights
 
 
 def supported(spec, pages: int) -> bool:
@@ -75,6 +76,8 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     """The guest's log with an LRU cache of `pages`; None if its requests hold truncates or
     anonymous touches (the caller replays it with GuestReplay then)."""
     ops, keys, gaps, dups = collect(stream, budget, horizon, hit_cost)
+    start = sampled_start(stream)
+    weight = sampled_weights([stream], len(ops))
     if ((ops != 0) & (ops != 1)).any():
         return None
     n = len(ops)
@@ -84,9 +87,10 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     is_read = ops == 0
     # the earliest any size starts each request: trim to the horizon
     lower = np.where(is_read & miss, min_miss, hit_cost) + gaps
-    starts = np.concatenate(([0.0], np.cumsum(lower)[:-1])) if n else np.zeros(0)
+    starts = start + np.concatenate(([0.0], np.cumsum(lower)[:-1])) if n else np.zeros(0)
     n = int(np.searchsorted(starts, horizon, side="left"))
     ops, keys, gaps, dups = ops[:n], keys[:n], gaps[:n], dups[:n]
+    weight = None if weight is None else weight[:n]
     prev, miss, is_read = prev[:n], miss[:n], is_read[:n]
     writes = np.flatnonzero(~is_read)
     serials = np.zeros(n, dtype=np.int64)
@@ -94,14 +98,14 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     serials[writes] = [new_write(index, v, d) for v, d in
                        zip(keys[writes].tolist(), dups[writes].tolist(), strict=True)]
     by_key = np.lexsort((np.arange(n), keys))
-    start = np.ones(n, dtype=bool)
+    run_first = np.ones(n, dtype=bool)
     if n:
-        start[1:] = keys[by_key][1:] != keys[by_key][:-1]
+        run_first[1:] = keys[by_key][1:] != keys[by_key][:-1]
     idx = np.arange(n, dtype=np.int64)
-    data_upto = np.maximum(_last_at_or_before(keys, ~is_read, serials, by_key, start), 0)
+    data_upto = np.maximum(_last_at_or_before(keys, ~is_read, serials, by_key, run_first), 0)
     data_before = np.where(prev >= 0, data_upto[np.maximum(prev, 0)], 0)
-    last_write = _last_at_or_before(keys, ~is_read, idx, by_key, start)
-    entered = _last_at_or_before(keys, miss, idx, by_key, start)
+    last_write = _last_at_or_before(keys, ~is_read, idx, by_key, run_first)
+    entered = _last_at_or_before(keys, miss, idx, by_key, run_first)
     evicted_at = lru_evictions(prev, pages)
     nxt = np.full(n, n, dtype=np.int64)
     nxt[prev[prev >= 0]] = np.flatnonzero(prev >= 0)
@@ -149,4 +153,4 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     hit = is_read & ~miss
     return GuestLog(ops, gaps, np.zeros(n, np.int16), hit, None, True, kind, req, when, time,
                     vpage, loc, data, aux, call, keys.copy() if record_accesses else None,
-                    idx if record_accesses else None, True)
+                    idx if record_accesses else None, True, start, weight)

@@ -26,6 +26,7 @@ import numpy as np
 from ...caches import make_cache
 from ...images import PAGE_BITS
 from ...workloads.base import OP_ANON_WRITE
+from .sampling import keeps, sampled_start, sampled_weights
 
 # host events, in the guest's order
 READ = 0  # a file page-cache miss: hypervisor read (a get under tmem)
@@ -82,6 +83,8 @@ class GuestLog:
     accesses: np.ndarray | None  # guest-cache keys in access order (REMOVAL | key: removed)
     access_req: np.ndarray | None
     exact: bool  # no reference clock was needed
+    start: float = 0.0  # when the first request comes (sampled streams: the first kept one)
+    weight: np.ndarray | None = None  # sampled: original reads each request stands for
 
     @property
     def requests(self) -> int:
@@ -98,7 +101,8 @@ class GuestLog:
                                 self.ev_vpage, self.ev_loc, self.ev_data, self.ev_aux,
                                 self.ev_call)),
             None if acc is None else self.accesses[acc],
-            None if acc is None else self.access_req[acc], self.exact)
+            None if acc is None else self.access_req[acc], self.exact, self.start,
+            None if self.weight is None else self.weight[:n])
 
 
 class _Events:
@@ -138,7 +142,7 @@ class GuestReplay:
 
     def __init__(self, index: int, spec, gdisk, streams, contents, swap_file, churn_rng, *,
                  pages: int, budget: int | None, horizon: float, min_miss: float,
-                 clock: Clock, record_accesses: bool = False):
+                 clock: Clock, record_accesses: bool = False, rate: float | None = None):
         self.index, self.spec, self.gdisk = index, spec, gdisk
         self.streams, self.contents = streams, contents
         self.cache = make_cache(spec.cache, pages)
@@ -161,6 +165,7 @@ class GuestReplay:
         self.ev = _Events()
         self.calls = 0
         self.record = record_accesses
+        self.rate = rate  # sampled pages only (SHARDS); None: every page
         self.acc: list = []
         self.acc_req: list = []
         self.req = 0  # index of the request being served
@@ -334,13 +339,16 @@ class GuestReplay:
         last = min(first + self.file_pages, self.gdisk.pages)
         cache, dirty, latest = self.cache, self.dirty, self.latest
         self.calls += 1
-        for p in range(first, last):
+        file = range(first, last)
+        if self.rate is not None:  # a sampled replay holds only the sampled pages
+            file = [p for p in file if keeps(p, self.rate)]
+        for p in file:
             cache.remove(p)
             self._access(REMOVAL | p)
             dirty.pop(p, None)
             self.ev.add(FLUSH, self.req, self._when(AT_START), self.now, p,
                         self._location(p, p in latest), 0, call=self.calls)
-        for p in range(first, last):
+        for p in file:
             self._write(p, False, flushed=True)
 
     def _anon(self, apage: int, write: bool) -> None:
@@ -532,7 +540,9 @@ class GuestReplay:
         acc = np.asarray(self.acc, dtype=np.int64) if self.record else None
         acc_req = np.asarray(self.acc_req, dtype=np.int64) if self.record else None
         return GuestLog(op, gap, thread, hit, ref_time, self.closed, kind, req, when, time,
-                        vpage, loc, data, aux, call, acc, acc_req, exact)
+                        vpage, loc, data, aux, call, acc, acc_req, exact,
+                        min(sampled_start(st) for st in self.streams),
+                        sampled_weights(self.streams, len(op)))
 
 
 def fill_disk_data(kind, loc, data, aux) -> None:

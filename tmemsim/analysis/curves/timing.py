@@ -22,6 +22,7 @@ import numpy as np
 from ...images import PAGE_BITS
 from ...policies.base import READ_DISK, WRITE_DISK
 from .replay import AT_ARRIVAL, AT_TIME, EVICT, FLUSH, READ, SWAP_IN, SWAP_OUT, WRITE
+from .sampling import adjusted
 
 FRONTSWAP = 4  # a swap-in served by frontswap (hypercall + copy), beside the READ_* paths
 
@@ -43,8 +44,10 @@ class Costs:
     """Per-event latencies of one policy at one size: what each host event adds to the
     request that waits for it."""
 
-    def __init__(self, cost_model, file_service: np.ndarray, told: bool, flush_calls: int):
+    def __init__(self, cost_model, file_service: np.ndarray, told: bool, flush_calls: int,
+                 scale: float = 1.0):
         self.c = cost_model
+        self.scale = scale  # a sampled request stands for 1/R requests' latency
         self.read_service = file_service[:, 0]  # by file id
         self.write_service = file_service[:, 1]
         self.told = told
@@ -109,6 +112,9 @@ class GuestTiming:
         self.read_prefix = np.concatenate(([0], np.cumsum(is_read)))
         self.hit_prefix = np.concatenate(([0], np.cumsum(is_read & log.hit)))
         self.monotone = not log.closed or not len(log.thread) or log.thread.max() == 0
+        # a sample counts its reads with SHARDS' adjustment (sampling.adjusted)
+        self.weight_prefix = None if log.weight is None else np.concatenate(
+            ([0.0], np.cumsum(log.weight)))
 
     def latency(self, out, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(latency of each request, latency of its read: AT_ARRIVAL events come that late)
@@ -128,17 +134,22 @@ class GuestTiming:
         if len(self.outs):
             refused = c.put_rejected if self.costs.told else 0.0
             _add(lat, self.out_req, np.where(out.accepted_at(k, self.outs), c.put, refused))
+        if self.costs.scale != 1.0:
+            lat *= self.costs.scale
         return lat, readlat
 
     def starts(self, lat: np.ndarray) -> np.ndarray:
         return start_times(self.log, lat)
 
-    def counts(self, out, k: int, starts: np.ndarray) -> tuple[int, int, int, int]:
+    def counts(self, out, k: int, starts: np.ndarray) -> tuple:
         """(reads, guest hits, host hits, disk reads) of the requests measured at size k."""
         if self.monotone:
             lo, hi = np.searchsorted(starts, (self.warmup, self.horizon))
             reads = int(self.read_prefix[hi] - self.read_prefix[lo])
             guest_hits = int(self.hit_prefix[hi] - self.hit_prefix[lo])
+            if self.weight_prefix is not None:
+                reads, guest_hits = adjusted(reads, guest_hits, self.weight_prefix[hi]
+                                             - self.weight_prefix[lo], 1.0 / self.costs.scale)
             a, b = np.searchsorted(self.read_req, (lo, hi))
             at = self.reads[a:b]
             files = self.miss_at[(self.miss_at >= a) & (self.miss_at < b)] - a
@@ -176,8 +187,10 @@ def start_times(log, lat: np.ndarray) -> np.ndarray:
             at = np.flatnonzero(log.thread == th)
             s = step[at]
             t[at] = np.concatenate(([0.0], np.cumsum(s)[:-1]))
-        return t
-    return np.concatenate(([0.0], np.cumsum(step)[:-1])) if n else np.zeros(0)
+        return t + log.start
+    if not n:
+        return np.zeros(0)
+    return log.start + np.concatenate(([0.0], np.cumsum(step)[:-1]))
 
 
 def event_times(ev, t_req: np.ndarray, readlat: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from ...policies.base import READ_DISK, WRITE_DISK
 from ...units import PAGE_SIZE
 from . import lru_replay
 from .replay import Clock, GuestReplay
+from .sampling import SampledStream
 from .timing import disk_service
 
 
@@ -40,7 +41,8 @@ class CurveWorld:
         out = []
         for g in guests:
             floor = g.floor_bytes() if g.balloon.kind != "none" else 0
-            out.append((g.max_bytes() - max(g.memory, floor)) // PAGE_SIZE)
+            pages = (g.max_bytes() - max(g.memory, floor)) // PAGE_SIZE
+            out.append(pages if self.rate is None else int(round(pages * self.rate)))
         return out
 
     def clock(self, index: int) -> Clock:
@@ -58,23 +60,43 @@ class CurveWorld:
         """No read miss, under any policy at any size, is faster than this."""
         return float(min(self.costs.read))
 
+    def pages(self, pages: int) -> int:
+        """A page cache of `pages`, as the sample sees it (R times smaller, one page at
+        least)."""
+        return pages if self.rate is None else max(int(round(pages * self.rate)), 1)
+
+    def scaled(self, pages: int) -> int:
+        """A pool of `pages`, as the sample sees it."""
+        return pages if self.rate is None else int(round(pages * self.rate))
+
     def replay(self, index: int, guest, pages: int, *, record_accesses: bool = False,
                flusher: bool = False):
         """Guest `index` (spec `guest`, a page cache of `pages`) replayed from its seeds."""
         thread_seeds, churn_seed = guest_seeds(self.scenario)[index]
+        budget = self.scenario.requests
+        pages = self.pages(pages)
+        scale = 1.0 if self.rate is None else 1.0 / self.rate  # a kept request stands for
+        hit, min_miss = self.costs.guest_hit * scale, self.min_miss() * scale  # 1/R requests
+
+        def stream(seed, budget=budget):
+            s = guest.workload.stream(seed)
+            return s if self.rate is None else SampledStream(s, self.rate, budget)
+
+        if self.rate is not None:
+            budget = None  # the sampled streams count the original requests
         if not flusher and not self.python and lru_replay.supported(guest, pages):
             log = lru_replay.replay(index, guest, self.gdisks[index], self.contents,
-                                    guest.workload.stream(thread_seeds[0]), pages,
-                                    self.scenario.requests, self.horizon, self.costs.guest_hit,
-                                    self.min_miss(), record_accesses)
+                                    stream(thread_seeds[0]), pages, budget, self.horizon, hit,
+                                    min_miss, record_accesses)
             if log is not None:
                 return log
-        streams = [guest.workload.stream(ts) for ts in thread_seeds]
-        r = GuestReplay(index, guest, self.gdisks[index], streams, self.contents,
-                        self.swaps[index], np.random.default_rng(churn_seed), pages=pages,
-                        budget=self.scenario.requests, horizon=self.horizon,
-                        min_miss=self.min_miss(), clock=self.clock(index),
-                        record_accesses=record_accesses)
+        clock = self.clock(index)
+        clock = Clock(clock.hit * scale, clock.miss * scale, clock.swap_in * scale,
+                      clock.sync_write * scale)
+        r = GuestReplay(index, guest, self.gdisks[index], [stream(ts) for ts in thread_seeds],
+                        self.contents, self.swaps[index], np.random.default_rng(churn_seed),
+                        pages=pages, budget=budget, horizon=self.horizon, min_miss=min_miss,
+                        clock=clock, record_accesses=record_accesses, rate=self.rate)
         return r.run(flusher)
 
     def flusher_fires(self, guest, log) -> bool:
