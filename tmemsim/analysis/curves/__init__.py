@@ -17,13 +17,14 @@ Exact (equal hit counts to a full run, at every size; tests/analysis/test_curve.
 - several such guests when no outcome moves any time (e.g. zero costs and a zero disk).
 
 Approximate (error measured against full runs, README "Curves"):
-- several guests: their events are ordered by the times at a reference size (the middle),
-  so other sizes see the reference interleaving;
+- several guests: their events are ordered by their times when every read misses (the
+  interleaving of a pool of 0), so a pool that changes how fast a guest runs compared with
+  the others is seen with the interleaving of a pool of 0;
 - disks at their mean service time, without queueing (rotating disks, busy flash);
 - the flusher, file churn, workload phases, several threads and open loops, on a reference
   clock where a miss costs a disk read;
 - self-ballooning (shrinking guests only, no anonymous memory) taken as done from the start;
-- policies served by instances see the reference order too.
+- policies served by instances see that order too.
 
 Refused (ScenarioError): self-ballooning that grows a guest, or with anonymous memory, or on
 the split and guest-memory axes.

@@ -99,9 +99,10 @@ def points(scenario, axis: str, n: int, value_range=None) -> list[Point]:
 def point_scenario(scenario, axis: str, point: Point):
     """The scenario a full run of this point is (for --check-points and the tests)."""
     s = scenario
-    data = s.model_dump(mode="json", exclude_none=True)
+    # what was set only: a full dump would give a mix's parts the mix's own knobs
+    data = s.model_dump(mode="json", exclude_unset=True)
     if axis == "pool":
-        data["host"]["memory"] = s.host.memory - s.pool_bytes() + point.pool
+        data.setdefault("host", {})["memory"] = s.host.memory - s.pool_bytes() + point.pool
     else:
         for g in data["guests"]:
             g["memory"] = point.value

@@ -1,9 +1,9 @@
 """Counting a curve: the guests' replays, each policy's engine, and the measured window.
 
-For each policy, the guests' host events are put in one order (a single guest: its own; a
-timing that no outcome changes: the times; otherwise the times at a reference size, after one
-pass that found the outcomes they depend on), the policy's engine serves them at every size,
-and each size's request times give the window whose reads are counted.
+For each policy, the guests' host events are put in one order (a single guest: its own;
+several: their times when every read misses, which no outcome moves), the policy's engine
+serves them at every size, and each size's request times give the window whose reads are
+counted.
 """
 
 from __future__ import annotations
@@ -44,8 +44,7 @@ class PolicyCurve:
         self.counts, self.engine, self.ordered = counts, engine, ordered
 
 
-def policy_curve(world, logs: list, guests: list, spec, pools: list[int],
-                 reference: int | None = None) -> PolicyCurve:
+def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> PolicyCurve:
     """Counts of one policy (a PolicySpec) at each pool size (pages, ascending), from the
     guests' replays `logs` (their specs `guests`)."""
     cls = POLICIES[spec.kind]
@@ -91,24 +90,18 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int],
         ordered = "the guest's own order"
         out = serve(np.arange(len(kind)))
     else:
-        # pass 0: every read a miss; the times then depend on no outcome
+        # the times when every read misses, as at a pool of 0: no outcome enters them (the
+        # library's errors against full runs: README "Curves")
         blank = StackOutcomes(np.full(len(kind), n_sizes, dtype=np.int64), kind == EVICT,
                               model.hit_path, model.miss_path, 0)
-        ref = n_sizes // 2 if reference is None else reference
-        first = order_by(starts_at(blank, ref, True)[1])
-        out = serve(first)
-        second = order_by(starts_at(out, ref, True)[1])
-        if np.array_equal(first, second):
-            ordered = "times (no outcome moves them)"
-        else:
-            ordered = f"times at the reference size {pools[ref]} pages"
-            out = serve(second)
+        out = serve(order_by(starts_at(blank, 0, True)[1]))
+        ordered = "times with every read missing"
     counts = np.zeros((n_sizes, len(logs), len(COUNTS)))
     for k in range(n_sizes):
         if out.unchanged(k):
             counts[k] = counts[k - 1]
             continue
-        starts, _ = starts_at(out, k)
         for g, timing in enumerate(timings):
-            counts[k, g] = timing.counts(out, k, starts[g])
+            starts = None if timing.monotone else timing.starts(timing.latency(out, k)[0])
+            counts[k, g] = timing.counts(out, k, starts)
     return PolicyCurve(counts, model.name, ordered)

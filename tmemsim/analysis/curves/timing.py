@@ -112,6 +112,15 @@ class GuestTiming:
         self.read_prefix = np.concatenate(([0], np.cumsum(is_read)))
         self.hit_prefix = np.concatenate(([0], np.cumsum(is_read & log.hit)))
         self.monotone = not log.closed or not len(log.thread) or log.thread.max() == 0
+        # one closed thread: a request starts at start + S[i] + the size-dependent latencies
+        # of the events before it, so the window's bounds need only those (see bounds)
+        self.single = log.closed and self.monotone
+        if self.single:
+            self.before = np.concatenate(([0.0], np.cumsum(base * costs.scale + log.gap)))
+            self.swap_base = base[self.swap_req] if len(self.swap_req) else np.zeros(0)
+            self.dep_req = np.concatenate((self.read_req, self.put_req, self.out_req))
+            self.dep_order = np.argsort(self.dep_req, kind="stable")
+            self.dep_req = self.dep_req[self.dep_order]
         # a sample counts its reads with SHARDS' adjustment (sampling.adjusted)
         self.weight_prefix = None if log.weight is None else np.concatenate(
             ([0.0], np.cumsum(log.weight)))
@@ -141,10 +150,51 @@ class GuestTiming:
     def starts(self, lat: np.ndarray) -> np.ndarray:
         return start_times(self.log, lat)
 
-    def counts(self, out, k: int, starts: np.ndarray) -> tuple:
-        """(reads, guest hits, host hits, disk reads) of the requests measured at size k."""
+    def bounds(self, out, k: int) -> tuple[int, int]:
+        """The measured requests [lo, hi) at size k, without every request's start: one
+        closed thread's starts grow, so two binary searches over the sum of the size-dependent
+        latencies (reads, puts, frontswap stores) suffice. An open loop's starts are its
+        arrival times, at every size."""
+        log, c = self.log, self.c
+        if not log.closed:
+            t = start_times(log, self.base)
+            return tuple(np.searchsorted(t, (self.warmup, self.horizon)).tolist())
+        parts = []
+        if len(self.reads):
+            rl = self.costs.read_latency(out.paths_at(k, self.reads).astype(np.int64),
+                                         self.read_files)
+            rl[self.swap_at] = np.maximum(rl[self.swap_at] - self.swap_base, 0.0)
+            parts.append(rl)
+        if len(self.puts):
+            parts.append(np.where(out.accepted_at(k, self.puts), c.put, c.put_rejected))
+        if len(self.outs):
+            refused = c.put_rejected if self.costs.told else 0.0
+            parts.append(np.where(out.accepted_at(k, self.outs), c.put, refused))
+        extra = np.concatenate(parts)[self.dep_order] if parts else np.zeros(0)
+        cum = np.concatenate(([0.0], np.cumsum(extra * self.costs.scale)))
+        before, dep_req, start = self.before, self.dep_req, log.start
+
+        def t(i: int) -> float:  # the start of request i
+            return start + before[i] + cum[np.searchsorted(dep_req, i, side="left")]
+
+        out_bounds = []
+        for limit in (self.warmup, self.horizon):
+            lo, hi = 0, self.n  # the first request starting at or after the limit
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if t(mid) >= limit:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            out_bounds.append(lo)
+        return out_bounds[0], out_bounds[1]
+
+    def counts(self, out, k: int, starts: np.ndarray | None = None) -> tuple:
+        """(reads, guest hits, host hits, disk reads) of the requests measured at size k
+        (starts: every request's start at k, needed with several threads only)."""
         if self.monotone:
-            lo, hi = np.searchsorted(starts, (self.warmup, self.horizon))
+            lo, hi = self.bounds(out, k) if starts is None else np.searchsorted(
+                starts, (self.warmup, self.horizon))
             reads = int(self.read_prefix[hi] - self.read_prefix[lo])
             guest_hits = int(self.hit_prefix[hi] - self.hit_prefix[lo])
             if self.weight_prefix is not None:
