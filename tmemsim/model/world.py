@@ -50,6 +50,17 @@ def guest_seeds(scenario) -> list[tuple[list, np.random.SeedSequence]]:
     return out
 
 
+def make_disks(scenario, layout) -> dict:
+    """Every disk of the scenario, seeded as a run seeds them (a replay of a run's disk I/Os
+    draws the same service times)."""
+    _, _, disk_seed = _seeds(scenario.seed)
+    return {
+        name: make_disk(name, spec, np.random.default_rng(seed), layout.disk_pages.get(name, 1))
+        for (name, spec), seed in zip(scenario.disks.items(),
+                                      disk_seed.spawn(len(scenario.disks)), strict=True)
+    }
+
+
 def build_layout(scenario):
     """Backing files for every image and guest disk; returns (layout, guest disks)."""
     _, image_seed, _ = _seeds(scenario.seed)
@@ -93,18 +104,12 @@ class World:
         self.policy_spec = policy_spec
         self.progress = progress
         s = scenario
-        _, _, disk_seed = _seeds(s.seed)
         self.env = simpy.Environment()
         self.layout, gdisks, swaps = build_layout(s)
         self.contents = Contents(self.layout)
         self.store: dict = {}
         self.costs = CostModel(s.host.costs)
-        self.disks = {
-            name: make_disk(name, spec, np.random.default_rng(seed),
-                            self.layout.disk_pages.get(name, 1))
-            for (name, spec), seed in zip(s.disks.items(), disk_seed.spawn(len(s.disks)),
-                                          strict=True)
-        }
+        self.disks = make_disks(s, self.layout)
         named = s.expanded_guests()
         if policy_spec.balloon is not None:  # the policy sets every guest's balloon
             named = [(n, g.model_copy(update={"balloon": g.balloon.model_copy(
