@@ -13,6 +13,7 @@ import numpy as np
 from ...policies import POLICIES
 from ...policies.base import Policy
 from .engines import Context, StackOutcomes, host_model
+from .queueing import DiskPlan, queued_starts
 from .replay import EVICT, SWAP_IN, SWAP_OUT
 from .timing import Costs, GuestTiming, event_times
 
@@ -63,7 +64,7 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
     n_sizes = len(pools)
 
     def serve(order: np.ndarray):
-        out = model.engine(_take(events, order), pools, ctx, model.hit_path, model.miss_path)
+        out = model.engine(_take(events, order), pools, ctx, model)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return out.reordered(inverse)
@@ -72,16 +73,23 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
     timings = [GuestTiming(log, evs[g], costs, int(bounds[g]), s.warmup, world.horizon)
                for g, log in enumerate(logs)]
 
+    queued = world.queued and all(t.monotone for t in timings)
+    if queued:
+        index = {name: i for i, name in enumerate(s.disks)}
+        plans = [DiskPlan(timing, evs[g], int(bounds[g]), world.layout, index)
+                 for g, timing in enumerate(timings)]
+
     def starts_at(out, k: int, with_events: bool = False):
         """Per guest at size k: request start times (and every event's time, concatenated)."""
-        starts, times = [], []
-        for g, timing in enumerate(timings):
-            lat, readlat = timing.latency(out, k)
-            t = timing.starts(lat)
-            starts.append(t)
-            if with_events:
-                times.append(event_times(evs[g], t, readlat))
-        return starts, np.concatenate(times) if with_events else None
+        if queued:
+            starts = queued_starts(s, world.layout, plans, timings, out, k)
+        else:
+            starts = [timing.starts(timing.latency(out, k)[0]) for timing in timings]
+        if not with_events:
+            return starts, None
+        times = [event_times(evs[g], starts[g], timing.latency(out, k)[1])
+                 for g, timing in enumerate(timings)]
+        return starts, np.concatenate(times)
 
     def order_by(times: np.ndarray) -> np.ndarray:
         return np.lexsort((events["seq"], events["guest"], times))
@@ -93,7 +101,7 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
         # the times when every read misses, as at a pool of 0: no outcome enters them (the
         # library's errors against full runs: README "Curves")
         blank = StackOutcomes(np.full(len(kind), n_sizes, dtype=np.int64), kind == EVICT,
-                              model.hit_path, model.miss_path, 0)
+                              model.hit_path, model.miss_path, 0, model.write_disk)
         out = serve(order_by(starts_at(blank, 0, True)[1]))
         ordered = "times with every read missing"
     counts = np.zeros((n_sizes, len(logs), len(COUNTS)))
@@ -101,7 +109,11 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
         if out.unchanged(k):
             counts[k] = counts[k - 1]
             continue
+        every = starts_at(out, k)[0] if queued else None
         for g, timing in enumerate(timings):
-            starts = None if timing.monotone else timing.starts(timing.latency(out, k)[0])
+            if every is not None:
+                starts = every[g]
+            else:
+                starts = None if timing.monotone else timing.starts(timing.latency(out, k)[0])
             counts[k, g] = timing.counts(out, k, starts)
     return PolicyCurve(counts, model.name, ordered)

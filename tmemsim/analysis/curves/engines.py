@@ -31,6 +31,7 @@ from ...policies.base import (
     READ_DISK_AFTER_CALL,
     READ_HOST_CALL,
     READ_HOST_IO,
+    WRITE_DISK,
     Host,
     Policy,
 )
@@ -64,13 +65,17 @@ class Context:
 
 
 class Outcomes:
-    """Per size k, of the events at positions idx: `paths_at(k, idx)` (int8) and
-    `accepted_at(k, idx)` (bool); `unchanged(k)`: size k's outcomes equal size k - 1's."""
+    """Per size k, of the events at positions idx: `paths_at(k, idx)` (int8),
+    `accepted_at(k, idx)` (bool) and `to_disk_at(k, idx)` (a write reached the disk, not
+    host memory); `unchanged(k)`: size k's outcomes equal size k - 1's."""
 
     def paths_at(self, k: int, idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def accepted_at(self, k: int, idx: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def to_disk_at(self, k: int, idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def unchanged(self, k: int) -> bool:
@@ -83,9 +88,10 @@ class StackOutcomes(Outcomes):
     is ever stored (no frontswap)."""
 
     def __init__(self, first: np.ndarray, is_put: np.ndarray, hit_path: int, miss_path: int,
-                 first_put: int):
+                 first_put: int, write_disk: bool = True):
         self.first, self.is_put = first, is_put
         self.hit_path, self.miss_path, self.first_put = hit_path, miss_path, first_put
+        self.write_disk = write_disk
         moves = np.zeros(int(first.max(initial=0)) + 2, dtype=bool)
         moves[first] = True
         self._moves = set(np.flatnonzero(moves).tolist()) | {first_put}
@@ -96,17 +102,20 @@ class StackOutcomes(Outcomes):
     def accepted_at(self, k, idx):
         return self.is_put[idx] & (k >= self.first_put)
 
+    def to_disk_at(self, k, idx):
+        return np.full(len(idx), self.write_disk)
+
     def unchanged(self, k):
         return k > 0 and k not in self._moves
 
     def reordered(self, inverse: np.ndarray) -> StackOutcomes:
         return StackOutcomes(self.first[inverse], self.is_put[inverse], self.hit_path,
-                             self.miss_path, self.first_put)
+                             self.miss_path, self.first_put, self.write_disk)
 
 
 class MatrixOutcomes(Outcomes):
-    def __init__(self, paths: np.ndarray, accepted: np.ndarray):
-        self._paths, self._accepted = paths, accepted
+    def __init__(self, paths: np.ndarray, accepted: np.ndarray, to_disk: np.ndarray):
+        self._paths, self._accepted, self._to_disk = paths, accepted, to_disk
 
     def paths_at(self, k, idx):
         return self._paths[k, idx]
@@ -114,28 +123,32 @@ class MatrixOutcomes(Outcomes):
     def accepted_at(self, k, idx):
         return self._accepted[k, idx]
 
+    def to_disk_at(self, k, idx):
+        return self._to_disk[k, idx]
+
     def unchanged(self, k):
         return k > 0 and np.array_equal(self._paths[k], self._paths[k - 1]) and \
             np.array_equal(self._accepted[k], self._accepted[k - 1])
 
     def reordered(self, inverse: np.ndarray) -> MatrixOutcomes:
-        return MatrixOutcomes(self._paths[:, inverse], self._accepted[:, inverse])
+        return MatrixOutcomes(self._paths[:, inverse], self._accepted[:, inverse],
+                              self._to_disk[:, inverse])
 
 
 # ---------------------------------------------------------------- engines
 
 
-def never_engine(ev, sizes, ctx, hit_path, miss_path) -> Outcomes:
+def never_engine(ev, sizes, ctx, model) -> Outcomes:
     """A policy that holds nothing (none): every read goes to the disk at every size."""
     kind = ev["kind"]
     return StackOutcomes(np.full(len(kind), len(sizes), dtype=np.int64), kind == EVICT,
-                         hit_path, miss_path, 0)
+                         model.hit_path, model.miss_path, 0, model.write_disk)
 
 
 def lru_engine(key: str):
     """An LRU host cache keyed by `location` or `content`, capacity = the pool."""
 
-    def engine(ev, sizes, ctx, hit_path, miss_path) -> Outcomes:
+    def engine(ev, sizes, ctx, model) -> Outcomes:
         kind = ev["kind"]
         access = (kind == READ) | (kind == WRITE) | (kind == SWAP_OUT) | (kind == SWAP_IN)
         at = np.flatnonzero(access)
@@ -152,7 +165,8 @@ def lru_engine(key: str):
         caps = np.asarray(sizes, dtype=np.int64)
         first[at] = np.where(distance >= 0, np.searchsorted(caps, distance, side="right"),
                              len(sizes))
-        return StackOutcomes(first, kind == EVICT, hit_path, miss_path, 0)
+        return StackOutcomes(first, kind == EVICT, model.hit_path, model.miss_path, 0,
+                             model.write_disk)
 
     return engine
 
@@ -176,7 +190,7 @@ def content_keys(ctx, loc: np.ndarray, data: np.ndarray) -> np.ndarray:
     return keys
 
 
-def pool_engine(ev, sizes, ctx, hit_path, miss_path) -> Outcomes:
+def pool_engine(ev, sizes, ctx, model) -> Outcomes:
     """Tmem's private ephemeral pools: capacity = pool - keep_free."""
     kind = ev["kind"]
     use = (kind == EVICT) | (kind == READ) | (kind == FLUSH)
@@ -188,20 +202,22 @@ def pool_engine(ev, sizes, ctx, hit_path, miss_path) -> Outcomes:
     first = np.full(len(kind), len(sizes), dtype=np.int64)
     first[at] = pool_hits(ops, keys, caps)
     first_put = next((k for k, c in enumerate(caps) if c > 0), len(caps))
-    return StackOutcomes(first, kind == EVICT, hit_path, miss_path, first_put)
+    return StackOutcomes(first, kind == EVICT, model.hit_path, model.miss_path, first_put,
+                         model.write_disk)
 
 
 def instances_engine(policy_class):
     """The policy itself at every size: exact given the order, one pass per size."""
 
-    def engine(ev, sizes, ctx, hit_path, miss_path) -> Outcomes:
+    def engine(ev, sizes, ctx, model) -> Outcomes:
         n = len(ev["kind"])
         paths = np.zeros((len(sizes), n), dtype=np.int8)
         accepted = np.zeros((len(sizes), n), dtype=bool)
+        to_disk = np.zeros((len(sizes), n), dtype=bool)
         cols = [ev[c].tolist() for c in ("kind", "guest", "vpage", "loc", "data")]
         for k, pool in enumerate(sizes):
-            paths[k], accepted[k] = _serve(policy_class, ctx, int(pool), *cols)
-        return MatrixOutcomes(paths, accepted)
+            paths[k], accepted[k], to_disk[k] = _serve(policy_class, ctx, int(pool), *cols)
+        return MatrixOutcomes(paths, accepted, to_disk)
 
     return engine
 
@@ -219,6 +235,7 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
     n = len(kinds)
     paths = bytearray(n)
     accepted = bytearray(n)
+    to_disk = bytearray(n)
     for i in range(n):
         kind = kinds[i]
         if kind == READ:
@@ -227,14 +244,14 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
             if told:
                 accepted[i] = evicted(guests[i], vpages[i], locs[i], datas[i]) == PUT_ACCEPTED
         elif kind == WRITE:
-            write(guests[i], vpages[i], locs[i], datas[i])
+            to_disk[i] = write(guests[i], vpages[i], locs[i], datas[i]) == WRITE_DISK
         elif kind == FLUSH:
             invalidate(guests[i], [(vpages[i], locs[i])])
         elif kind == SWAP_OUT:
             if policy.frontswap_store(guests[i], vpages[i], datas[i]):
                 accepted[i] = 1
             else:
-                write(guests[i], vpages[i], locs[i], datas[i])
+                to_disk[i] = write(guests[i], vpages[i], locs[i], datas[i]) == WRITE_DISK
         elif kind == SWAP_IN:
             if policy.frontswap_load(guests[i], vpages[i]) is not None:
                 paths[i] = FRONTSWAP
@@ -245,7 +262,8 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
         if pending:
             pending.clear()  # the host's own write-backs: disk time only
     return (np.frombuffer(bytes(paths), dtype=np.int8),
-            np.frombuffer(bytes(accepted), dtype=np.uint8).astype(bool))
+            np.frombuffer(bytes(accepted), dtype=np.uint8).astype(bool),
+            np.frombuffer(bytes(to_disk), dtype=np.uint8).astype(bool))
 
 
 # ---------------------------------------------------------------- the registry
@@ -263,6 +281,7 @@ class HostModel:
     name: str  # engine name, for meta.json
     # the options of a sample R times smaller (margins in bytes scale with it)
     scaled: Callable = staticmethod(lambda options, rate: options)
+    write_disk: bool = True  # a write reaches the disk now (not held in host memory)
 
 
 def _none(options) -> HostModel:
@@ -270,9 +289,12 @@ def _none(options) -> HostModel:
 
 
 def _host_cache(options) -> HostModel:
+    through = options.mode == "writethrough"
     if options.cache == "lru":
-        return HostModel(lru_engine("location"), READ_HOST_IO, READ_DISK, 0, "lru")
-    return HostModel(instances_engine(HostCache), READ_HOST_IO, READ_DISK, 0, "instances")
+        return HostModel(lru_engine("location"), READ_HOST_IO, READ_DISK, 0, "lru",
+                         write_disk=through)
+    return HostModel(instances_engine(HostCache), READ_HOST_IO, READ_DISK, 0, "instances",
+                     write_disk=through)
 
 
 def _dedup(options) -> HostModel:
@@ -310,4 +332,4 @@ def host_model(policy_class, options, has_swap: bool) -> HostModel:
         return HostModel(instances_engine(policy_class), READ_HOST_IO, READ_DISK, 0,
                          "instances")
     return HostModel(instances_engine(policy_class), model.hit_path, model.miss_path,
-                     model.flush_calls, "instances", model.scaled)
+                     model.flush_calls, "instances", model.scaled, model.write_disk)

@@ -53,13 +53,16 @@ class Costs:
         self.told = told
         self.flush_calls = flush_calls
 
-    def read_latency(self, paths: np.ndarray, files: np.ndarray) -> np.ndarray:
-        """A miss's latency by its path (READ_* or FRONTSWAP) and file."""
+    def read_latency(self, paths: np.ndarray, files: np.ndarray,
+                     service: bool = True) -> np.ndarray:
+        """A miss's latency by its path (READ_* or FRONTSWAP) and file; service: with the
+        disk's mean service time (queueing.py adds the disk's own instead)."""
         c = self.c
         table = np.array(list(c.read) + [c.hypercall + c.page_copy])
         lat = table[paths]
-        disk = (paths >= READ_DISK) & (paths != FRONTSWAP)
-        lat = lat + np.where(disk, self.read_service[files], 0.0)
+        if service:
+            disk = (paths >= READ_DISK) & (paths != FRONTSWAP)
+            lat = lat + np.where(disk, self.read_service[files], 0.0)
         return lat
 
 
@@ -91,6 +94,8 @@ class GuestTiming:
         truncated = flushes & (log.op[req] == 2)
         _add(base, req[truncated], c.guest_hit)
         sync = fore & (kind == WRITE) & (ev["aux"] == 1)
+        self.base_cpu = base.copy()  # an O_SYNC write's disk time comes from the queue then
+        _add(self.base_cpu, req[sync], c.write[WRITE_DISK])
         _add(base, req[sync], c.write[WRITE_DISK] + costs.write_service[files[sync]])
         reads = np.flatnonzero(fore & ((kind == READ) | (kind == SWAP_IN)))
         self.reads = offset + reads
@@ -102,6 +107,7 @@ class GuestTiming:
         self.swap_req = self.read_req[~is_file]
         self.swap_at = np.flatnonzero(~is_file)
         base[self.miss_req] = 0.0  # a read miss costs its path instead of a guest hit
+        self.base_cpu[self.miss_req] = 0.0
         self.base = base
         puts = np.flatnonzero(fore & (kind == EVICT)) if costs.told else np.zeros(0, int)
         self.puts, self.put_req = offset + puts, req[puts]
@@ -125,15 +131,16 @@ class GuestTiming:
         self.weight_prefix = None if log.weight is None else np.concatenate(
             ([0.0], np.cumsum(log.weight)))
 
-    def latency(self, out, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def latency(self, out, k: int, service: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(latency of each request, latency of its read: AT_ARRIVAL events come that late)
-        at size k of the outcomes `out`."""
+        at size k of the outcomes `out`; service: the disk's mean service time included (else
+        the CPU's share only: queueing.py adds the disk's)."""
         c = self.c
-        lat = self.base.copy()
+        lat = (self.base if service else self.base_cpu).copy()
         readlat = np.zeros(self.n)
         if len(self.reads):
             rl = self.costs.read_latency(out.paths_at(k, self.reads).astype(np.int64),
-                                         self.read_files)
+                                         self.read_files, service)
             readlat[self.read_req] = rl
             lat[self.miss_req] = rl[self.miss_at]
             lat[self.swap_req] = np.maximum(lat[self.swap_req], rl[self.swap_at])

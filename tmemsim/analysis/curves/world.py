@@ -13,6 +13,7 @@ from ...model.world import build_layout, guest_seeds
 from ...policies.base import READ_DISK, WRITE_DISK
 from ...units import PAGE_SIZE
 from . import lru_replay
+from .queueing import needs_queue
 from .replay import Clock, GuestReplay
 from .sampling import SampledStream
 from .timing import disk_service
@@ -35,6 +36,8 @@ class CurveWorld:
                    for name, spec in s.disks.items()}
         self.file_service = np.array([service[f.disk] for f in self.layout.files], dtype=float)
         self.horizon = s.warmup + s.duration if s.duration is not None else math.inf
+        # disks where I/Os can wait for one another: times through the disks themselves
+        self.queued = needs_queue(s, self.layout, self.gdisks, self.swaps)
 
     def allowances(self, guests) -> list[int]:
         """Frontswap pages each guest may hold (World.allowance at the start)."""
