@@ -15,6 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -376,3 +377,52 @@ def test_curves_are_saved_atomically_and_read_back(tmp_path):
     c.save(out, force=True)
     assert read_curves(out).table.equals(c.table)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # nothing left beside it
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_the_curve_command_writes_its_directory_and_prints_a_table(tmp_path):
+    from click.testing import CliRunner
+
+    from tmemsim.cli import main
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario(), sort_keys=False))
+    out = tmp_path / "c"
+    r = CliRunner().invoke(main, ["curve", str(path), "--points", "4", "--range", "0:8MiB",
+                                  "--policies", "none,tmem", "--check-points", "2",
+                                  "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "┃   tmem ┃" in r.output and "largest |curve - run| 0.0000" in r.output
+    c = read_curves(out)
+    assert c.meta["policies"] == ["none", "tmem"]
+    assert set(c.table.source) == {"curve", "simulated"}
+    assert c.errors().error.abs().max() == 0  # one guest, a request budget: exact
+    again = CliRunner().invoke(main, ["curve", str(path), "--out", str(out)])
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--range", "1MiB"], "range: expected a range"),
+    (["--points", "0"], "points: expected at least 1"),
+    (["--sample", "0"], "sample: expected a sampling rate"),
+    (["--axis", "guest-memory", "--range", "1KiB:4MiB"], "s.yaml, guests: range"),
+])
+def test_bad_curve_input_is_one_line_and_exit_2(tmp_path, args, fragment):
+    from click.testing import CliRunner
+
+    from tmemsim.cli import main
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario(), sort_keys=False))
+    r = CliRunner().invoke(main, ["curve", str(path), *args, "--out", str(tmp_path / "c")])
+    assert r.exit_code == 2
+    assert fragment in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()
+
+
+def test_tmemsim_curve_is_the_python_api():
+    c = tmemsim.curve(scenario(), points=3, value_range="0:4MiB", policies="tmem")
+    assert isinstance(c, tmemsim.Curves) and c.meta["policies"] == ["tmem"]
+    assert len(c.series("tmem")) == 3

@@ -63,7 +63,7 @@ def points(scenario, axis: str, n: int, value_range=None) -> list[Point]:
     if axis not in AXES:
         raise ScenarioError(f"unknown axis {axis!r}; expected one of {', '.join(AXES)}")
     if n < 1:
-        raise ScenarioError(f"points must be at least 1, got {n}")
+        raise ScenarioError(f"points: expected at least 1, got {n}")
     s = scenario
     guests = [g for _, g in s.expanded_guests()]
     reserved = max(g.reserved for g in guests)
@@ -85,12 +85,12 @@ def points(scenario, axis: str, n: int, value_range=None) -> list[Point]:
         else:
             if value <= reserved:
                 raise ScenarioError(
-                    f"--range: a guest memory of {format_size(value)} leaves no page cache "
+                    f"range: a guest memory of {format_size(value)} leaves no page cache "
                     f"(guests reserve up to {format_size(reserved)})", path="guests")
             pool = 0 if axis == "guest-memory" else budget - value * len(guests)
             if pool < 0:
                 raise ScenarioError(
-                    f"--range: {len(guests)} guests of {format_size(value)} need more than "
+                    f"range: {len(guests)} guests of {format_size(value)} need more than "
                     f"host.memory - host.reserved = {format_size(budget)}", path="host.memory")
             out.append(Point(value, tuple([value] * len(guests)), pool))
     return out

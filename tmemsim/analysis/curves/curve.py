@@ -38,9 +38,14 @@ def curve(scenario, specs, axis: str = "pool", points: int = 32, value_range=Non
     s = scenario
     try:
         value_range = axes.parse_range(value_range)
+    except ValueError as exc:
+        raise ScenarioError(f"range: {exc}") from None
+    try:
         rate = check_rate(sample) if sample is not None else None
     except ValueError as exc:
-        raise ScenarioError(str(exc)) from None
+        raise ScenarioError(f"sample: {exc}") from None
+    if check_points < 0:
+        raise ScenarioError(f"check points must be 0 or more, got {check_points}")
     pts = axes.points(s, axis, points, value_range)
     _refuse_unsupported(s, specs, axis, rate)
     wall = time.perf_counter()
@@ -112,7 +117,12 @@ def _refuse_unsupported(s, specs, axis: str, rate) -> None:
         kinds = {g.balloon.kind} | {spec.balloon for spec in specs if spec.balloon}
         if "selfballoon" not in kinds:
             continue
-        where = f"guests[{i}].balloon" if g.balloon.kind == "selfballoon" else "policies"
+        if g.balloon.kind == "selfballoon":
+            where = f"guests[{i}].balloon"
+        else:
+            names = [spec.name for spec in s.policy_specs()]
+            j = next(names.index(spec.name) for spec in specs if spec.balloon == "selfballoon")
+            where = f"policies[{j}].balloon"
         if axis != "pool":
             raise ScenarioError(f"self-ballooning moves the guests' memory by itself: the "
                                 f"{axis} axis needs a static split (balloon: none)", path=where)
