@@ -280,6 +280,49 @@ def test_several_guests_with_real_costs_are_close():
     assert errors.error.abs().max() <= 0.005, errors
 
 
+def assert_close(data: dict, tolerance: float, points: int = 3, value_range="0:16MiB"):
+    """The curve within `tolerance` (read hit ratio) of full runs at every point."""
+    s = tmemsim.load_scenario(copy.deepcopy(data))
+    c = curve(s, s.policy_specs(), points=points, value_range=value_range,
+              check_points=points)
+    errors = c.errors()
+    assert len(errors) == points * len(s.policy_specs())
+    assert errors.error.abs().max() <= tolerance, errors
+    return c
+
+
+@pytest.mark.parametrize("kw, timed", [
+    # the flusher writes back during the run, files are truncated and recreated
+    ({"writeback_interval": "5ms", "dirty_expire": "10ms",
+      "workload": {"kind": "zipf", "alpha": 0.8, "footprint": 3000, "read_fraction": 0.7,
+                   "churn": {"rate": "200/s"},
+                   "think_time": {"kind": "exponential", "mean": "50us"}}}, True),
+    # two closed-loop threads interleave by their latencies
+    ({"workload": {"kind": "zipf", "alpha": 0.8, "footprint": 3000, "threads": 2,
+                   "think_time": {"kind": "exponential", "mean": "50us"}}}, True),
+    # an open loop: requests keep arriving while a miss is out
+    ({"workload": {"kind": "zipf", "alpha": 0.8, "footprint": 3000,
+                   "arrival": {"kind": "poisson", "rate": "20000/s"}}}, True),
+])
+def test_timed_guests_are_close(kw, timed):
+    data = scenario(guests=[guest(**kw)], policies=["none", "host-cache", "tmem"])
+    c = assert_close(data, 0.01)
+    assert c.meta["engines"]["tmem"]["timed_guests"] == ([0] if timed else [])
+
+
+def test_phases_and_several_guests_are_close():
+    phase = {"kind": "zipf", "alpha": 0.8, "footprint": 2500,
+             "think_time": {"kind": "exponential", "mean": "50us"}}
+    small = {**phase, "footprint": 300}
+    guests = [guest(name=f"g{i}", workload={"kind": "phases", "phases": [
+        {"duration": "100ms", "workload": phase if i == j else small} for j in range(2)]})
+        for i in range(2)]
+    # phase switches are placed on the reference clock (a miss costs a disk read): the
+    # shorter the phases, the more a pool that speeds the guests up moves them
+    assert_close(scenario(guests=guests, requests=None, duration="300ms", warmup="100ms",
+                          policies=["host-cache", "tmem"]), 0.01)
+
+
 # ---------------------------------------------------------------- sampling
 
 

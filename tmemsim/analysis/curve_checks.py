@@ -91,7 +91,8 @@ def checks() -> list[Check]:
              ("global-dedup", "verify/curve-global.yaml",
               dict(policy="dedup", axis="pool", points=6, range="0:48MiB"))]
     for point, path, params in exact:
-        out.append(Check("curve", point, path, _exact, 0.0, quick=True, params=params))
+        out.append(Check("curve", point, path, _exact, 0.0, quick=True, params=params,
+                         quick_params=dict(points=4)))
     for path in sorted(SCENARIOS.glob("*.yaml")):
         out.append(Check("curve", f"library-{path.stem}", path.name, _library, 0.005,
                          params=dict(points=16, runs=4)))

@@ -31,6 +31,8 @@ def guest_events(log, index: int) -> dict:
 
 
 def _concat(evs: list[dict]) -> dict:
+    if len(evs) == 1:
+        return evs[0]
     return {c: np.concatenate([e[c] for e in evs]) for c in evs[0]}
 
 
@@ -63,7 +65,10 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
     bounds = np.cumsum([0] + [len(e["kind"]) for e in evs])
     n_sizes = len(pools)
 
-    def serve(order: np.ndarray):
+    def serve(order: np.ndarray | None):
+        """The engine's outcomes with the events in this order (None: as they are)."""
+        if order is None:
+            return model.engine(events, pools, ctx, model)
         out = model.engine(_take(events, order), pools, ctx, model)
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
@@ -96,7 +101,7 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
 
     if len(logs) == 1:
         ordered = "the guest's own order"
-        out = serve(np.arange(len(kind)))
+        out = serve(None)
     else:
         # the times when every read misses, as at a pool of 0: no outcome enters them (the
         # library's errors against full runs: README "Curves")

@@ -1,8 +1,8 @@
 """A guest with an LRU page cache, replayed without a loop over its requests.
 
 The common case of replay.py (one closed-loop thread, reads and writes, nothing timed, an LRU
-page cache) computed in numpy: which accesses miss (stack distances), when each page is
-evicted (ranks.lru_evictions), what data each page holds at each point (the latest write
+page cache) computed in numpy: when each page is evicted (ranks.lru_evictions), hence which
+accesses miss (those whose page was evicted since its last access, or never accessed), what data each page holds at each point (the latest write
 before it) and whether it is dirty when it leaves (a write since it entered; O_SYNC writes
 leave it clean). The log is the one GuestReplay gives, event for event (the tests hold them
 together); only the writes pass through Python, to number them as the model does.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...images import PAGE_BITS
-from .ranks import lru_distances, lru_evictions, previous_occurrence
+from .ranks import lru_evictions, previous_occurrence
 from .replay import (
     AT_ARRIVAL,
     AT_START,
@@ -82,8 +82,9 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
         return None
     n = len(ops)
     prev = previous_occurrence(keys)
-    distance = lru_distances(keys, prev)
-    miss = (distance < 0) | (distance >= pages)
+    # an access hits iff its key was accessed before and not evicted since
+    evicted_at = lru_evictions(prev, pages)
+    miss = (prev < 0) | (evicted_at[np.maximum(prev, 0)] < np.arange(n))
     is_read = ops == 0
     # the earliest any size starts each request: trim to the horizon
     lower = np.where(is_read & miss, min_miss, hit_cost) + gaps
@@ -106,7 +107,7 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     data_before = np.where(prev >= 0, data_upto[np.maximum(prev, 0)], 0)
     last_write = _last_at_or_before(keys, ~is_read, idx, by_key, run_first)
     entered = _last_at_or_before(keys, miss, idx, by_key, run_first)
-    evicted_at = lru_evictions(prev, pages)
+    evicted_at = evicted_at[:n]
     nxt = np.full(n, n, dtype=np.int64)
     nxt[prev[prev >= 0]] = np.flatnonzero(prev >= 0)
     gone = np.flatnonzero(evicted_at < nxt)  # accesses whose key then leaves the cache
@@ -148,7 +149,7 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
         cols[3].append(np.zeros(k))
     cols = [np.concatenate(c) for c in cols]
     order = np.lexsort((cols[9], cols[1]))
-    kind, req, when, time, vpage, loc, data, aux, call = (c[order].copy() for c in cols[:9])
+    kind, req, when, time, vpage, loc, data, aux, call = (c[order] for c in cols[:9])
     fill_disk_data(kind, loc, data, aux)
     hit = is_read & ~miss
     return GuestLog(ops, gaps, np.zeros(n, np.int16), hit, None, True, kind, req, when, time,

@@ -67,8 +67,12 @@ def _sweep(caps: list[int], puts_before: np.ndarray, ranks: np.ndarray) -> np.nd
     Per capacity K, its free slots f: a put takes one (down to zero), a removal of rank r
     finds its entry pooled iff K - f >= r, and then frees one. Until the infinite pool first
     holds K entries, the pool of capacity K has evicted nothing and every removal finds its
-    entry; only from then on does K need the pass (capacity 0 holds nothing). Capacities
-    holding an entry form a suffix, so counting them gives the first.
+    entry (capacity 0 holds nothing). After that, f is at most U, the same recursion with
+    every removal freeing a slot (a Lindley recursion: a cumulative sum less its running
+    minimum, in numpy). Where U = 0 the pool is full and a removal is pooled iff r <= K; where
+    r <= K - U or r > K the answer does not depend on f either. Only the stretches where U > 0
+    holding a removal of neither kind need the step-by-step recursion. The capacities holding
+    an entry form a suffix, so counting them gives the first.
     """
     n = len(ranks)
     count = np.zeros(n, dtype=np.int64)
@@ -76,7 +80,7 @@ def _sweep(caps: list[int], puts_before: np.ndarray, ranks: np.ndarray) -> np.nd
         return count
     live = puts_before - np.arange(n)  # the infinite pool just before each removal
     peak = np.maximum.accumulate(live)
-    gs, rs = puts_before.tolist(), ranks.tolist()
+    between = np.diff(puts_before, prepend=puts_before[0])  # puts since the last removal
     for cap in caps:
         if cap <= 0:
             continue
@@ -84,15 +88,34 @@ def _sweep(caps: list[int], puts_before: np.ndarray, ranks: np.ndarray) -> np.nd
         count[:full] += 1
         if full >= n:
             continue
-        hits = bytearray(n - full)
-        free, before = 0, gs[full]
-        for i, (g, r) in enumerate(zip(gs[full:], rs[full:], strict=True)):
-            free -= g - before
-            before = g
-            if free < 0:
-                free = 0
-            if cap - free >= r:
-                hits[i] = 1
-                free += 1
-        count[full:] += np.frombuffer(bytes(hits), dtype=np.uint8)
+        r = ranks[full:]
+        steps = 1 - between[full:]
+        steps[0] = 0
+        total = np.cumsum(steps)
+        bound = total - np.minimum.accumulate(total)  # U: f's upper bound, 0 where full
+        hit = r <= cap - bound
+        unsure = (bound > 0) & ~hit & (r <= cap)
+        if unsure.any():
+            _recurse(cap, r, between[full:], bound, hit, unsure)
+        count[full:] += hit
     return len(caps) - count
+
+
+def _recurse(cap: int, ranks: np.ndarray, between: np.ndarray, bound: np.ndarray,
+             hit: np.ndarray, unsure: np.ndarray) -> None:
+    """The exact recursion over each stretch where U > 0 that holds an unsure removal; the
+    slot count before a stretch is known (U = 0 there), hit is completed in place."""
+    busy = bound > 0
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], busy, [False])).astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    has = np.add.reduceat(unsure.astype(np.int64), starts) > 0 if len(starts) else []
+    for a, b, needed in zip(starts.tolist(), ends.tolist(), has, strict=True):
+        if not needed:
+            continue
+        after = int(hit[a - 1]) if a > 0 else 0  # slots freed by the removal before: f was 0
+        rs, gs = ranks[a:b].tolist(), between[a:b].tolist()
+        for i, (rank, g) in enumerate(zip(rs, gs, strict=True)):
+            free = after - g if after > g else 0
+            took = cap - free >= rank
+            hit[a + i] = took
+            after = free + took

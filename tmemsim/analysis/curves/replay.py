@@ -44,8 +44,10 @@ AT_TIME = 2  # at a time of its own on the reference clock (the flusher, churn)
 
 REMOVAL = 1 << 61  # in the access sequence: the page was removed (a truncate)
 
+# the timed replay's agenda: ties at one time go in the model's order (model/guest.py)
 ORDER_FLUSH, ORDER_CHURN, ORDER_PHASE, ORDER_THREAD = 0, 1, 3, 16
 ORDER_OPEN = 1 << 40
+_REQUEST, _FLUSHER, _CHURN, _PHASE, _ARRIVAL = range(5)  # what an agenda entry does
 
 
 @dataclass
@@ -396,20 +398,20 @@ class GuestReplay:
             th = _Thread(ORDER_THREAD + k, stream)
             if th.refill():
                 threads.append(th)
-                agenda.append((0.0, th.order, 0, th))
+                agenda.append((0.0, th.order, _REQUEST, th))
         spec = self.spec
         if flusher and spec.writeback_interval > 0:
-            agenda.append((spec.writeback_interval, ORDER_FLUSH, 1, None))
+            agenda.append((spec.writeback_interval, ORDER_FLUSH, _FLUSHER, None))
         churn_times = self.churn.times(self.churn_rng) if self.churn is not None else None
         if churn_times is not None:
             self.files = max(spec.workload.footprint_pages() // self.file_pages, 1)
             t = next(churn_times)
             if t < self.horizon:
-                agenda.append((t, ORDER_CHURN, 2, None))
+                agenda.append((t, ORDER_CHURN, _CHURN, None))
         if self.switches is not None:
             nxt = next(self.switches, None)
             if nxt is not None and nxt[0] < self.horizon:
-                agenda.append((nxt[0], ORDER_PHASE, 3, nxt[1:]))
+                agenda.append((nxt[0], ORDER_PHASE, _PHASE, nxt[1:]))
         heapq.heapify(agenda)
         ops_l, gaps_l, thr_l, hit_l, time_l = [], [], [], [], []
         open_serial = 0
@@ -419,7 +421,7 @@ class GuestReplay:
             if t >= self.horizon:
                 break
             self.now = t
-            if action == 0:  # a thread's next request
+            if action == _REQUEST:  # a thread's next request
                 th = arg
                 if th.i >= th.n and not th.refill():
                     continue
@@ -446,7 +448,7 @@ class GuestReplay:
                         ready = t + clock.miss
                         open_serial += 1
                         heapq.heappush(agenda, (ready, th.order if self.closed else
-                                                ORDER_OPEN + open_serial, 4,
+                                                ORDER_OPEN + open_serial, _ARRIVAL,
                                                 (th, page, written, self.req, gap)))
                         if self.closed:
                             hit_l.append(False)
@@ -464,8 +466,8 @@ class GuestReplay:
                 hit_l.append(hit)
                 nxt = (end if self.closed else t) + gap
                 if nxt < self.horizon:
-                    heapq.heappush(agenda, (nxt, th.order, 0, th))
-            elif action == 4:  # a missed page arrives
+                    heapq.heappush(agenda, (nxt, th.order, _REQUEST, th))
+            elif action == _ARRIVAL:  # a missed page arrives
                 th, page, data, req, gap = arg
                 self.req, saved = req, self.req
                 if page in self.cache:
@@ -476,27 +478,28 @@ class GuestReplay:
                         self._evict(victim[0], AT_ARRIVAL)
                 self.req = saved
                 if self.closed and t + gap < self.horizon:
-                    heapq.heappush(agenda, (t + gap, th.order, 0, th))
-            elif action == 1:  # the flusher
+                    heapq.heappush(agenda, (t + gap, th.order, _REQUEST, th))
+            elif action == _FLUSHER:
                 self._flush(t)
                 if served < self.budget and any(not th.ended for th in threads):
-                    heapq.heappush(agenda, (t + spec.writeback_interval, ORDER_FLUSH, 1, None))
-            elif action == 2:  # churn: truncate and recreate one file
+                    heapq.heappush(agenda, (t + spec.writeback_interval, ORDER_FLUSH, _FLUSHER,
+                                            None))
+            elif action == _CHURN:  # truncate and recreate one file
                 file = int(self.churn_rng.integers(self.files))
                 self.req, self.background = max(served - 1, 0), True
                 self._truncate(file * self.file_pages)
                 self.background = False
                 t2 = next(churn_times)
                 if t2 < self.horizon and served < self.budget:
-                    heapq.heappush(agenda, (t2, ORDER_CHURN, 2, None))
-            elif action == 3:  # a phase switch
+                    heapq.heappush(agenda, (t2, ORDER_CHURN, _CHURN, None))
+            elif action == _PHASE:  # every thread switches to the next phase's stream
                 for th in threads:
                     th.stream.switch(*arg)
                     if not th.ended:
                         th.refill()
                 nxt = next(self.switches, None)
                 if nxt is not None and nxt[0] < self.horizon:
-                    heapq.heappush(agenda, (nxt[0], ORDER_PHASE, 3, nxt[1:]))
+                    heapq.heappush(agenda, (nxt[0], ORDER_PHASE, _PHASE, nxt[1:]))
         op = np.asarray(ops_l, dtype=np.int8)
         hit = np.asarray(hit_l, dtype=bool)
         return self._log(op, np.asarray(gaps_l, dtype=float), np.asarray(thr_l, dtype=np.int16),

@@ -15,8 +15,6 @@ needs no order at all; several guests are ordered by their times at a reference 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...images import PAGE_BITS
@@ -261,6 +259,3 @@ def window(t_req: np.ndarray, warmup: float, horizon: float) -> np.ndarray:
     """Requests measured: started at or after the warm-up's end and before the horizon."""
     return (t_req >= warmup) & (t_req < horizon)
 
-
-def finite(x: float) -> float:
-    return x if math.isfinite(x) else 1e300
