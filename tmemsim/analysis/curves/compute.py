@@ -87,7 +87,7 @@ def policy_curve(world, logs: list, guests: list, spec, pools: list[int]) -> Pol
     def starts_at(out, k: int, with_events: bool = False):
         """Per guest at size k: request start times (and every event's time, concatenated)."""
         if queued:
-            starts = queued_starts(s, world.layout, plans, timings, out, k)
+            starts = queued_starts(s, world.layout, plans, timings, out, k, with_events)
         else:
             starts = [timing.starts(timing.latency(out, k)[0]) for timing in timings]
         if not with_events:

@@ -73,9 +73,12 @@ class DiskPlan:
         return go, (disk_read | self.sync)[go], paths
 
 
-def queued_starts(scenario, layout, plans: list, timings: list, out, k: int):
+def queued_starts(scenario, layout, plans: list, timings: list, out, k: int,
+                  whole: bool = False):
     """Every guest's request start times at size k, its disk I/Os queued (see the module
-    docstring). plans and timings: per guest."""
+    docstring). plans and timings: per guest. Past the horizon no start is needed exactly
+    (it is not measured) unless `whole`: the order of the guests' events is read from these
+    times, and it serves larger sizes, whose guests run further."""
     disks = list(make_disks(scenario, layout).values())  # seeded as a run's
     heap: list = []
     chains = []
@@ -91,15 +94,19 @@ def queued_starts(scenario, layout, plans: list, timings: list, out, k: int):
         chain = go[~background]
         chains.append(dict(io=chain.tolist(), blocking=blocking[~background].tolist(),
                            before=before, readlat=readlat, waits=[], wait_req=[], added=0.0,
-                           arrival=(-1, 0.0), closed=log.closed, next=0))
+                           arrival=(-1, 0.0), closed=log.closed, next=0, pending=None))
         _push(heap, g, chains[g], plan)
+    horizon = timings[0].horizon if timings and not whole else np.inf
     while heap:
         t, g, pos, j = heapq.heappop(heap)
+        if t >= horizon:  # nothing submitted from now on delays a measured request
+            break
         plan = plans[g]
         done = disks[plan.disk[j]].submit(t, int(plan.block[j]), not plan.is_read[j])
         if pos < 0:
             continue
         c = chains[g]
+        c["pending"] = None
         if c["blocking"][pos]:
             c["waits"].append(done - t)
             c["wait_req"].append(int(plan.req[j]))
@@ -110,14 +117,22 @@ def queued_starts(scenario, layout, plans: list, timings: list, out, k: int):
                 c["arrival"] = (r, done + float(c["readlat"][r]))
         _push(heap, g, c, plan)
     starts = []
-    for c, timing in zip(chains, timings, strict=True):
+    for c, timing, plan in zip(chains, timings, plans, strict=True):
         n = timing.n
         added = np.zeros(n + 1)
         if c["closed"] and c["waits"]:
             # a wait delays every later request of the guest
             np.add.at(added, np.asarray(c["wait_req"]) + 1, np.asarray(c["waits"]))
             added = np.cumsum(added)
-        starts.append(c["before"][:n] + added[:n])
+        t = c["before"][:n] + added[:n]
+        pending = c["pending"]
+        if c["closed"] and pending is not None:
+            # the queue was left at the horizon with this guest's next I/O due at or after
+            # it: its request (if it starts with it) and every later one start after it
+            j = pending
+            r = int(plan.req[j]) + (1 if plan.when[j] == AT_ARRIVAL else 0)
+            t[r:] = np.maximum(t[r:], horizon)
+        starts.append(t)
     return starts
 
 
@@ -136,4 +151,5 @@ def _push(heap: list, g: int, c: dict, plan: DiskPlan) -> None:
             t = c["arrival"][1]
         else:  # the read was served from memory: it arrived after its CPU latency
             t += float(c["readlat"][r])
+    c["pending"] = j
     heapq.heappush(heap, (t, g, pos, j))
