@@ -67,8 +67,8 @@ CONFIDENCE = 0.95
 # keyed on its own, the sweep block is what produced the point).
 _NOT_IN_KEY = ("name", "description", "sweep", "regress", "policies", "policy")
 # Modules that only present results: editing them must not invalidate stored points.
-_PRESENTATION = {"cli.py", "__main__.py", "plots.py", "report.py", "table.py", "theory.py",
-                 "sweep.py", "sweep_plots.py", "outdir.py"}
+_PRESENTATION = {"cli.py", "__main__.py", "analysis/theory.py", "sweep.py", "outdir.py"}
+_PRESENTATION_DIRS = ("presentation/",)
 
 
 # =============================================================================================
@@ -515,7 +515,7 @@ def code_version() -> str:
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if rel in _PRESENTATION:
+        if rel in _PRESENTATION or rel.startswith(_PRESENTATION_DIRS):
             continue
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{__version__}+{h.hexdigest()[:12]} numpy-{np.__version__} simpy-{simpy.__version__}"
@@ -750,7 +750,7 @@ class SweepResult:
              where: dict | None = None):
         """The metric against swept parameter x (default: the first), one line per policy with
         its 95 % CI band; other parameters are fixed by `where` or become panels."""
-        from .sweep_plots import line_figure
+        from .presentation.sweep_figures import line_figure
 
         return line_figure(self, metric, x=x, guest=guest, where=where)
 
@@ -759,14 +759,14 @@ class SweepResult:
                    where: dict | None = None):
         """Who wins over two swept parameters: the best policy per cell, shaded by its margin
         over the runner-up, hatched where their 95 % CIs overlap."""
-        from .sweep_plots import winner_figure
+        from .presentation.sweep_figures import winner_figure
 
         return winner_figure(self, x=x, y=y, metric=metric, guest=guest, better=better,
                              where=where)
 
     def figures(self, metrics: list[str] | None = None) -> dict:
         """The default figures by name (what save() draws)."""
-        from .sweep_plots import default_figures
+        from .presentation.sweep_figures import default_figures
 
         return default_figures(self, metrics or self.meta.get("metrics")
                                or DEFAULT_PLOT_METRICS)
@@ -784,12 +784,12 @@ class SweepResult:
         if self.scenario_yaml:
             write_atomic(d / "scenario.yaml", lambda p: Path(p).write_text(self.scenario_yaml))
         if plots and not self.table.empty:
-            from . import plots as plotting
+            from .presentation.style import save_figures
 
             figs = self.figures()
             # plots/ of a sweep directory is ours: replaced whole, never merged or half-drawn
             with stage(d / "plots", force=True, trusted=True) as staged:
-                plotting.save(figs, staged.build)
+                save_figures(figs, staged.build)
                 staged.commit()
         return d
 

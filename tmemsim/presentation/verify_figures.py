@@ -29,6 +29,7 @@ BAR_TITLES = {
     "sharing": "Disk reads of the base image vs sharing arithmetic (must be equal)",
     "conservation": "Broken invariants per scenario and policy (must be 0)",
     "engine": "Requests measured in the duration (must equal the duration in s)",
+    "curve": "One-pass curve against full runs (exact: hits; library: read hit ratio)",
 }
 
 Params = Callable[[str], dict]  # a row's check name -> the check's parameters

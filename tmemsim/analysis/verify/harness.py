@@ -12,7 +12,7 @@ import numpy as np
 from tmemsim.api import select_policies
 from tmemsim.caches import make_cache
 from tmemsim.model import World
-from tmemsim.model.world import guest_streams
+from tmemsim.model.world import guest_seeds
 from tmemsim.units import PAGE_SIZE
 from tmemsim.workloads.traces import write_oracle_general
 
@@ -25,16 +25,18 @@ def run(scenario):
 def requested_pages(scenario, n: int) -> np.ndarray:
     """The first n vpages guest 0's only thread asks for, from the public request streams.
 
-    Streams are seeded from the scenario alone, never the policy, so a fresh stream of the
-    same scenario holds the very sequence the simulated one served.
+    Streams are seeded from the scenario alone, never the policy (model.world.guest_seeds,
+    which World seeds its guests' streams with), so a fresh stream of the same scenario holds
+    the very sequence the simulated one served.
     """
-    streams = guest_streams(scenario, 0)
-    if len(streams) != 1:
+    thread_seeds, _churn = guest_seeds(scenario)[0]
+    if len(thread_seeds) != 1:
         raise ValueError("the page sequence is defined for one thread")
+    stream = scenario.expanded_guests()[0][1].workload.stream(thread_seeds[0])
     ops: list[int] = []
     pages: list[int] = []
     while len(pages) < n:
-        chunk = streams[0].next_chunk()
+        chunk = stream.next_chunk()
         if not len(chunk[0]):
             break
         ops += list(chunk[0])

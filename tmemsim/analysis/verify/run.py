@@ -13,8 +13,8 @@ import pandas as pd
 from tmemsim.errors import OptionError, check_jobs
 from tmemsim.library import LibraryMissing, library_dir
 
+from . import harness
 from .checks import COLUMNS, Check, Measurement
-from .harness import installed
 from .registry import CHECKS
 
 
@@ -89,7 +89,7 @@ def _execute_all(selected: list[Check], quick: bool, jobs: int,
 def _execute(check: Check, quick: bool) -> tuple[list[Measurement], float]:
     """Run one check: its measurements (a crash is a failed one) and its wall seconds."""
     t0 = time.perf_counter()
-    missing = [m for m in check.requires if not installed(m)]
+    missing = [m for m in check.requires if not harness.installed(m)]
     if missing:
         found = [Measurement(math.nan, math.nan, skipped=f"{missing[0]} not installed")]
     else:
