@@ -102,6 +102,51 @@ def test_a_billion_laughs_is_refused(tmp_path):
                               "aliases expand this document by more than")
 
 
+HEAVY = ("numpy", "pandas", "pyarrow", "simpy", "pydantic", "matplotlib", "scipy")
+
+
+def test_a_billion_laughs_is_refused_by_a_light_process(tmp_path):
+    """The whole process stays small: the YAML is refused before the models (numpy, pydantic,
+    pyarrow, pandas, SimPy) are imported, which is what would cost seconds and 100 MB."""
+    import subprocess
+    import sys
+
+    text = "x-a: &a [" + ", ".join(["lol"] * 9) + "]\n"
+    for before, name in zip("abcdefghi", "bcdefghi", strict=False):
+        text += f"x-{name}: &{name} [{', '.join(['*' + before] * 9)}]\n"
+    path = write_scenario(tmp_path, text=text)
+    # the peak of this process's own memory (VmHWM: ru_maxrss would count the forked pytest)
+    probe = ("import sys\n"
+             "from tmemsim.cli import main\n"
+             "try:\n"
+             f"    main(['validate', {str(path)!r}])\n"
+             "except SystemExit as exc:\n"
+             "    code = exc.code\n"
+             f"print(code, [m for m in {HEAVY!r} if m in sys.modules],\n"
+             "      [int(line.split()[1]) // 1024 for line in open('/proc/self/status')\n"
+             "       if line.startswith('VmHWM')][0])\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    last = run.stdout.strip().splitlines()[-1]
+    code, rest = last.split(" ", 1)
+    loaded, peak_mib = rest.rsplit(" ", 1)
+    assert code == "2", run.stdout + run.stderr
+    assert "aliases expand this document" in run.stderr
+    assert loaded == "[]"
+    assert int(peak_mib) < 100
+
+
+def test_importing_the_command_line_loads_no_heavy_library():
+    import subprocess
+    import sys
+
+    probe = (f"import sys, tmemsim, tmemsim.cli\n"
+             f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
 @pytest.mark.parametrize("raw", [
     yaml.safe_dump(SCENARIO, sort_keys=False).replace("name: g", "name: g\xe9").encode("latin-1"),
     bytes(range(256)) * 8,
