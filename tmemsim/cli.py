@@ -127,8 +127,8 @@ def validate(scenario, overrides, seed, debug):
 @handles_errors
 def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
     """Run a scenario under one policy and print its summary."""
-    s = _load(scenario, overrides, seed)
-    with _staged_out(out, force, scenario) as target:
+    with _staged_out(out, force, scenario) as target:  # before the models load: at once
+        s = _load(scenario, overrides, seed)
         from . import api  # here, not at the top: validation and refusals stay light
 
         with progress_bar(s, policy or "simulating", quiet) as progress:
@@ -157,9 +157,9 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
 @handles_errors
 def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check, quiet):
     """Run every policy of a scenario on the same requests and compare them."""
-    s = _load(scenario, overrides, seed)
-    total = s.warmup + s.duration if s.duration else None
-    with _staged_out(out, force, scenario) as target:
+    with _staged_out(out, force, scenario) as target:  # before the models load: at once
+        s = _load(scenario, overrides, seed)
+        total = s.warmup + s.duration if s.duration else None
         from . import api  # here, not at the top: validation and refusals stay light
 
         with policy_progress(quiet, total, with_sim=True) as (progress, sim_progress):
@@ -352,8 +352,8 @@ def sweep(scenario, overrides, seed, debug, out, executor, scheduler, jobs, resu
 def curve(scenario, overrides, seed, debug, axis, points, value_range, sample, check_points,
           policies, out, force, quiet):
     """Hit-ratio curves of every policy along one axis, in one pass over the requests."""
-    s = _load(scenario, overrides, seed)
-    with _staged_out(out, force, scenario) as target:
+    with _staged_out(out, force, scenario) as target:  # before the models load: at once
+        s = _load(scenario, overrides, seed)
         from . import api  # here, not at the top: validation and refusals stay light
 
         try:
