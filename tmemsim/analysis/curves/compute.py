@@ -13,8 +13,8 @@ import numpy as np
 from ...policies import POLICIES
 from ...policies.base import Policy
 from .engines import Context, StackOutcomes, host_model
+from .guest_log import EVICT, SWAP_IN, SWAP_OUT
 from .queueing import DiskPlan, queued_starts
-from .replay import EVICT, SWAP_IN, SWAP_OUT
 from .timing import Costs, GuestTiming, event_times
 
 COUNTS = ("reads", "guest_hits", "host_hits", "disk_reads")

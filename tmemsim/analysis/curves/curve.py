@@ -18,8 +18,8 @@ from ...units import PAGE_SIZE, format_size
 from . import axes
 from .compute import COUNTS, policy_curve
 from .engines import host_model
+from .guest_log import REMOVAL
 from .ranks import lru_distances
-from .replay import REMOVAL
 from .result import ALL, COLUMNS, Curves, metric_rows
 from .sampling import adjusted, check_rate
 from .timing import Costs, start_times

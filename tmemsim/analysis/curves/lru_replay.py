@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...images import PAGE_BITS
-from .ranks import lru_evictions, previous_occurrence
-from .replay import (
+from .guest_log import (
     AT_ARRIVAL,
     AT_START,
     EVICT,
@@ -24,6 +23,7 @@ from .replay import (
     GuestLog,
     fill_disk_data,
 )
+from .ranks import lru_evictions, previous_occurrence
 from .sampling import sampled_start, sampled_weights
 
 

@@ -20,7 +20,7 @@ from ...images import PAGE_BITS, PAGE_MASK
 from ...model.disk import make_disk
 from ...model.world import make_disks
 from ...policies.base import READ_DISK
-from .replay import AT_ARRIVAL, AT_TIME, READ, SWAP_IN, SWAP_OUT, WRITE
+from .guest_log import AT_ARRIVAL, AT_TIME, READ, SWAP_IN, SWAP_OUT, WRITE
 from .timing import FRONTSWAP
 
 
