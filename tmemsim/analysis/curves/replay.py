@@ -209,6 +209,7 @@ class GuestReplay:
         return AT_TIME if self.background else when
 
     def other(self, op: int, page: int, dup) -> None:
+        """A request other than a file read: a write, a truncate or an anonymous touch."""
         if op == 1:
             self._write(page, dup)
         elif op == 2:
@@ -217,6 +218,7 @@ class GuestReplay:
             self.anon(page, op == OP_ANON_WRITE)
 
     def access(self, key: int) -> None:
+        """Record a guest-cache access (when the access sequence is kept)."""
         if self.record:
             self.acc.append(key)
             self.acc_req.append(self.req)
@@ -235,6 +237,7 @@ class GuestReplay:
         self.ev.add(EVICT, self.req, self._when(when), self.now, vpage, loc, data)
 
     def location(self, vpage: int, written: bool) -> int:
+        """Where a page's data lives: the base image for an unwritten page of a clone."""
         return (self.base_loc if self.cow and not written else self.own_loc) | vpage
 
     def _write(self, vpage: int, pooled, flushed: bool = False) -> None:
@@ -259,6 +262,7 @@ class GuestReplay:
             self.dirty[vpage] = self.now
 
     def truncate(self, vpage: int) -> None:
+        """Truncate and recreate the file holding vpage: every page flushed, then written."""
         first = vpage - vpage % self.file_pages
         last = min(first + self.file_pages, self.gdisk.pages)
         cache, dirty, latest = self.cache, self.dirty, self.latest
@@ -276,6 +280,7 @@ class GuestReplay:
             self._write(p, False, flushed=True)
 
     def anon(self, apage: int, write: bool) -> None:
+        """An anonymous page touched (written if `write`): swapped in if it was out."""
         key = -1 - apage
         self.access(key)
         if self.cache.get(key):
@@ -310,6 +315,7 @@ class GuestReplay:
         self.ev.add(SWAP_OUT, self.req, self._when(when), self.now, apage, loc, data)
 
     def flush(self, t: float) -> None:
+        """The flusher's pass at t: write back every page dirty since dirty_expire ago."""
         limit = t - self.spec.dirty_expire
         dirty = self.dirty
         while dirty:
@@ -323,6 +329,7 @@ class GuestReplay:
     # ------------------------------------------------------------ output
 
     def log(self, op, gap, thread, hit, ref_time, exact: bool, fast=None) -> GuestLog:
+        """The GuestLog of the requests served; fast: the untimed replay's own lists."""
         cols = list(self.ev.arrays())
         rank = np.ones(len(cols[0]), dtype=np.int8)
         if fast is not None:

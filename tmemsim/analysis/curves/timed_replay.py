@@ -28,6 +28,8 @@ def run_timed(replay, flusher: bool) -> GuestLog:
 
 
 class _Thread:
+    """One of the guest's threads: its stream, read a chunk at a time."""
+
     __slots__ = ("order", "stream", "ops", "pages", "gaps", "dups", "i", "n", "ended")
 
     def __init__(self, order: int, stream):
@@ -81,6 +83,7 @@ class _TimedRun:
         heapq.heapify(agenda)
 
     def run(self) -> GuestLog:
+        """Serve the agenda until the horizon or the budget; the log of what was served."""
         r, agenda = self.replay, self.agenda
         act = {_REQUEST: self._request, _ARRIVAL: self._arrival, _FLUSHER: self._flusher,
                _CHURN: self._churn, _PHASE: self._phase}
