@@ -354,13 +354,15 @@ def curve(scenario, overrides, seed, debug, axis, points, value_range, sample, c
     """Hit-ratio curves of every policy along one axis, in one pass over the requests."""
     with _staged_out(out, force, scenario) as target:  # before the models load: at once
         s = _load(scenario, overrides, seed)
-        from . import api  # here, not at the top: validation and refusals stay light
+        # here, not at the top: validation and refusals stay light
+        from .analysis.curves.public import curve as scenario_curve
 
         try:
             with policy_progress(quiet) as progress:
-                result = api.curve(s, axis=axis, points=points, value_range=value_range,
-                                   sample=sample, policies=policies, check_points=check_points,
-                                   command=_command_line(), progress=progress)
+                result = scenario_curve(s, axis=axis, points=points, value_range=value_range,
+                                        sample=sample, policies=policies,
+                                        check_points=check_points, command=_command_line(),
+                                        progress=progress)
         except ScenarioError as exc:
             if exc.path and not exc.file:  # a refusal about the scenario: say which file
                 exc.file = scenario
