@@ -9,6 +9,8 @@ import gc
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from .analysis.curves import Curves, read_curves
+from .analysis.curves import curve as one_pass_curve
 from .errors import RunError, ScenarioError, TmemsimError, check_jobs
 from .model import World
 from .results import Comparison, Result, read_results
@@ -118,6 +120,22 @@ def _run_named(s: Scenario, spec: PolicySpec, progress=None):
         raise RunError(f"policy {spec.name!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
+def curve(scenario, axis: str = "pool", points: int = 32, value_range=None,
+          sample: float | None = None, policies=None, check_points: int = 0, overrides=None,
+          command: str = "", progress=None) -> Curves:
+    """Hit-ratio curves of the scenario's policies (or the named ones) at `points` sizes along
+    `axis` ("pool", "split" or "guest-memory"), in one pass over the requests.
+
+    value_range: "16MiB:1GiB" or (low, high) bytes; sample: keep that fraction of the pages
+    (SHARDS); check_points: also run that many full simulations at spread points (their
+    numbers are the table's source "simulated"). See tmemsim.analysis.curves.
+    """
+    s = _scenario(scenario, overrides)
+    return one_pass_curve(s, select_policies(s, policies), axis=axis, points=points,
+                          value_range=value_range, sample=sample, check_points=check_points,
+                          command=command, progress=progress)
+
+
 def _enforce_check(s: Scenario, result: Result) -> None:
     if not s.check:
         return
@@ -128,5 +146,5 @@ def _enforce_check(s: Scenario, result: Result) -> None:
         raise RunError(f"coherence check failed: stale reads ({detail})")
 
 
-__all__ = ["Comparison", "Result", "Scenario", "compare", "load_scenario", "read_results",
-           "simulate", "select_policies"]
+__all__ = ["Comparison", "Curves", "Result", "Scenario", "compare", "curve", "load_scenario",
+           "read_curves", "read_results", "simulate", "select_policies"]

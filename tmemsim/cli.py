@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 import click
 
 from . import api
-from .errors import RunError, TmemsimError
+from .errors import RunError, ScenarioError, TmemsimError
 
 
 def _command_line() -> str:
@@ -320,6 +320,65 @@ def sweep(scenario, overrides, seed, debug, out, executor, scheduler, jobs, resu
         for row in result.failures.head(5).itertuples():
             click.echo(f"  failed: {row._asdict()}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@scenario_options
+@click.option("--axis", type=click.Choice(["pool", "split", "guest-memory"]), default="pool",
+              show_default=True, help="pool: the pool, guests fixed; split: host memory fixed, "
+              "guest memory varies, the pool takes the rest; guest-memory: no pool.")
+@click.option("--points", type=int, default=32, show_default=True, help="Sizes on the axis.")
+@click.option("--range", "value_range", metavar="LOW:HIGH",
+              help="Axis range, e.g. 16MiB:1GiB (default: 0 or one page of page cache, to the "
+                   "guests' footprint or a pool of 0).")
+@click.option("--sample", type=float, metavar="R",
+              help="Keep a fraction R of the pages (spatial sampling, SHARDS), e.g. 0.01.")
+@click.option("--check-points", type=int, default=0, show_default=True, metavar="K",
+              help="Also run K full simulations at spread points, drawn over the curves.")
+@click.option("--policies", help="Comma-separated subset of the scenario's policies.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Write curves.parquet, meta.json and the figure here.")
+@click.option("--force", is_flag=True, help="Replace an existing directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar, no table.")
+@handles_errors
+def curve(scenario, overrides, seed, debug, axis, points, value_range, sample, check_points,
+          policies, out, force, quiet):
+    """Hit-ratio curves of every policy along one axis, in one pass over the requests."""
+    s = _load(scenario, overrides, seed)
+    with _staged_out(out, force, scenario) as target:
+        try:
+            with policy_progress(quiet) as progress:
+                result = api.curve(s, axis=axis, points=points, value_range=value_range,
+                                   sample=sample, policies=policies, check_points=check_points,
+                                   command=_command_line(), progress=progress)
+        except ScenarioError as exc:
+            if exc.path and not exc.file:  # a refusal about the scenario: say which file
+                exc.file = scenario
+            raise
+        result.save(target)
+    if quiet:
+        return
+    from rich.table import Table
+
+    t = result.table
+    t = t[(t.source == "curve") & (t.guest == "ALL") & (t.metric == "read_hit_ratio")]
+    wide = t.pivot(index="axis_bytes", columns="policy", values="value")
+    rows = wide.iloc[sorted({round(x) for x in
+                             [i * (len(wide) - 1) / 11 for i in range(12)]})] if len(wide) > 12 \
+        else wide
+    table = Table(title=f"{s.name}: read hit ratio along the {axis} axis")
+    table.add_column("MiB", justify="right")
+    for name in result.meta["policies"]:
+        table.add_column(name, justify="right")
+    for value, row in rows.iterrows():
+        table.add_row(f"{value / 2**20:.1f}", *(f"{row[p]:.4f}" for p in result.meta["policies"]))
+    _print(table)
+    errors = result.errors()
+    if len(errors):
+        worst = errors.loc[errors.error.abs().idxmax()]
+        click.echo(f"full runs at {errors.axis_bytes.nunique()} points: largest |curve - run| "
+                   f"{abs(worst.error):.4f} ({worst.policy}, {worst.axis_bytes / 2**20:.1f} MiB)")
+    click.echo(f"curves ({result.meta['curve_seconds']:.1f} s), meta.json and curve.png in {out}")
 
 
 def _staged_out(out, force, scenario):

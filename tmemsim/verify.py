@@ -518,13 +518,16 @@ def _registry() -> dict[str, Check]:
         checks.append(Check("engine", f"horizon-{engine}", "verify/irm.yaml", _engine, 0.0,
                             quick=True, params=dict(engine=engine, alpha=1.2, pages=3000,
                                                     warmup=2000, duration=10000)))
+    from .analysis.curve_checks import checks as curve_checks  # it builds on Check
+
+    checks += curve_checks()
     return {c.name: c for c in checks}
 
 
 CHECKS: dict[str, Check] = _registry()
 """Every check by name ("family/point"); `quick` marks the quick set."""
 
-FAMILIES = ("irm", "peer", "exclusive", "queue", "sharing", "conservation", "engine")
+FAMILIES = ("irm", "peer", "exclusive", "queue", "sharing", "conservation", "engine", "curve")
 
 
 def select(quick: bool = True, only: Iterable[str] | None = None,
@@ -780,6 +783,7 @@ def _figure_bars(family: str, rows: pd.DataFrame, params):
         "sharing": "Disk reads of the base image vs sharing arithmetic (must be equal)",
         "conservation": "Broken invariants per scenario and policy (must be 0)",
         "engine": "Requests measured in the duration (must equal the duration in s)",
+        "curve": "One-pass curve against full runs (exact: hits; library: read hit ratio)",
     }
     ax.set_title(titles.get(family, family))
     return fig

@@ -37,6 +37,30 @@ def _seeds(seed: int):
     return streams, images, disks
 
 
+def guest_seeds(scenario) -> list[tuple[list, np.random.SeedSequence]]:
+    """Per guest (expanded order): its threads' stream seeds and its churn seed. The request
+    streams depend on these alone, so anything that replays a guest's requests (the curves of
+    tmemsim.analysis) draws exactly what a run draws."""
+    stream_seed, _, _ = _seeds(scenario.seed)
+    named = scenario.expanded_guests()
+    out = []
+    for (_, g), seed in zip(named, stream_seed.spawn(len(named)), strict=True):
+        *thread_seeds, churn_seed = seed.spawn(g.workload.threads + 1)
+        out.append((thread_seeds, churn_seed))
+    return out
+
+
+def make_disks(scenario, layout) -> dict:
+    """Every disk of the scenario, seeded as a run seeds them (a replay of a run's disk I/Os
+    draws the same service times)."""
+    _, _, disk_seed = _seeds(scenario.seed)
+    return {
+        name: make_disk(name, spec, np.random.default_rng(seed), layout.disk_pages.get(name, 1))
+        for (name, spec), seed in zip(scenario.disks.items(),
+                                      disk_seed.spawn(len(scenario.disks)), strict=True)
+    }
+
+
 def build_layout(scenario):
     """Backing files for every image and guest disk; returns (layout, guest disks)."""
     _, image_seed, _ = _seeds(scenario.seed)
@@ -79,18 +103,12 @@ class World:
         self.policy_spec = policy_spec
         self.progress = progress
         s = scenario
-        stream_seed, _, disk_seed = _seeds(s.seed)
         self.env = simpy.Environment()
         self.layout, gdisks, swaps = build_layout(s)
         self.contents = Contents(self.layout)
         self.store: dict = {}
         self.costs = CostModel(s.host.costs)
-        self.disks = {
-            name: make_disk(name, spec, np.random.default_rng(seed),
-                            self.layout.disk_pages.get(name, 1))
-            for (name, spec), seed in zip(s.disks.items(), disk_seed.spawn(len(s.disks)),
-                                          strict=True)
-        }
+        self.disks = make_disks(s, self.layout)
         named = s.expanded_guests()
         if policy_spec.balloon is not None:  # the policy sets every guest's balloon
             named = [(n, g.model_copy(update={"balloon": g.balloon.model_copy(
@@ -107,9 +125,8 @@ class World:
         batched = s.engine == "batched"
         self.next_time = s.warmup if s.warmup > 0 else s.sample_interval
         self.guests = []
-        for index, ((name, g), seed) in enumerate(
-                zip(named, stream_seed.spawn(len(named)), strict=True)):
-            *thread_seeds, churn_seed = seed.spawn(g.workload.threads + 1)
+        for index, ((name, g), (thread_seeds, churn_seed)) in enumerate(
+                zip(named, guest_seeds(s), strict=True)):
             streams = [g.workload.stream(ts) for ts in thread_seeds]
             self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
                                      self.contents, self.costs, streams, RANK_GUEST + index,
