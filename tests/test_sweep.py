@@ -20,7 +20,7 @@ from scipy import stats  # a test dependency: the cross-checks must run, never s
 import tmemsim.api
 from tmemsim import sweep as sw
 from tmemsim.errors import RunError, ScenarioError
-from tmemsim.outdir import OutputError
+from tmemsim.infra.atomic import OutputError
 from tmemsim.sweep import (
     SweepResult,
     expand_values,

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .api import compare
 from .errors import ScenarioError
+from .infra.atomic import write_atomic
 from .scenario import load_scenario
 
 KEYS = ["scenario", "policy", "guest"]
@@ -97,7 +98,5 @@ def regress(baseline_path, scenario_dir="scenarios", only=None, update=False,
     if update:
         kept = baseline[~baseline["scenario"].isin(names)]
         new = pd.concat([kept, current], ignore_index=True) if len(kept) else current
-        tmp = baseline_path.with_suffix(".csv.tmp")
-        new.to_csv(tmp, index=False, float_format="%.17g")
-        tmp.replace(baseline_path)
+        write_atomic(baseline_path, lambda tmp: new.to_csv(tmp, index=False, float_format="%.17g"))
     return current, moved

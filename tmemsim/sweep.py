@@ -24,7 +24,7 @@ in the sweep, never by when they finished, so every executor gives the same tabl
 With an output directory every finished task is written at once to points/<key>.parquet, where
 the key hashes what decides its numbers (the resolved scenario, the policy, the seed and the code
 version, see point_key), so `resume` skips what is done and an interrupted sweep loses only the
-tasks in flight. The directory is claimed before any task runs (outdir.claim_in_place): it must be
+tasks in flight. The directory is claimed before any task runs (infra.atomic.claim_in_place): it must be
 new, empty, or (to resume) a tmemsim sweep directory. A task that fails is reported with its parameters and does not stop the others
 unless `fail_fast`.
 """
@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RunError, ScenarioError, TmemsimError, TraceError, check_jobs
-from .outdir import MARKER, claim_in_place, marked, stage, write_atomic
+from .infra.atomic import MARKER, claim_in_place, marked, stage, write_atomic
 from .results import EXTRA_COLUMNS, SUMMARY_COLUMNS
 from .scenario import PolicySpec, Scenario, load_scenario, resolved_yaml
 from .units import PAGE_SIZE, parse_size

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import json
 import math
 import os
 import tempfile
@@ -48,6 +49,7 @@ import pandas as pd
 from .api import select_policies
 from .caches import make_cache
 from .errors import OptionError, ScenarioError, check_jobs
+from .infra.atomic import Staged, marked, stage
 from .library import LibraryMissing, bundled_scenarios, library_dir, scenario_path
 from .model import World
 from .scenario import load_scenario
@@ -432,7 +434,7 @@ def _engine(check: Check, quick: bool) -> Measurement:
 # ---------------------------------------------------------------- the registry
 
 
-def _library_names() -> list[str]:
+def library_names() -> list[str]:
     """The library's scenarios for the conservation family; none without a library (run_checks
     then says the library is missing rather than running a shorter list)."""
     try:
@@ -508,7 +510,7 @@ def _registry() -> dict[str, Check]:
                             params=dict(clone=clone, policy=policy, copies=copies)))
     # the library's scenarios, plus one of ours that keeps a tmem pool busy (the short library
     # runs barely fill a guest cache, so they put little or nothing)
-    library = [f"{name}.yaml" for name in _library_names()] + ["verify/exclusive.yaml"]
+    library = [f"{name}.yaml" for name in library_names()] + ["verify/exclusive.yaml"]
     for path in library:
         point = path.removesuffix(".yaml").replace("/", "-")
         checks.append(Check("conservation", point, path, _conservation, 0.0,
@@ -629,21 +631,26 @@ def _row(check: Check, m: Measurement, seconds: float) -> dict:
 # ---------------------------------------------------------------- figures and files
 
 
-def save(table: pd.DataFrame, out_dir, checks: Mapping[str, Check] | None = None) -> list[Path]:
-    """Write verify.csv and one PNG per family (simulated against theory) into out_dir.
+def save(table: pd.DataFrame, out_dir, checks: Mapping[str, Check] | None = None, *,
+         force: bool = False) -> list[Path]:
+    """Write verify.csv, meta.json and one PNG per family (simulated against theory) into
+    out_dir, a directory of its own built whole and renamed into place (infra.atomic): an
+    existing one is replaced only with force, and only if tmemsim wrote it or it is empty.
 
+    out_dir may be a target staged by infra.atomic.stage() (the CLI stages it before running).
     `checks` is the registry the table was run with, if not CHECKS (figures read the checks'
     parameters: cache sizes, loads)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "verify.csv"
-    table.to_csv(csv, index=False)
-    written = [csv]
-    for family, fig in figures(table, checks).items():
-        path = out / f"verify-{family}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        written.append(path)
-    return written
+    staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
+    with staged:
+        build = staged.build
+        (build / "meta.json").write_text(json.dumps(marked({}, "verify")) + "\n")
+        table.to_csv(build / "verify.csv", index=False)
+        names = ["meta.json", "verify.csv"]
+        for family, fig in figures(table, checks).items():
+            fig.savefig(build / f"verify-{family}.png", dpi=110, bbox_inches="tight")
+            names.append(f"verify-{family}.png")
+        out = staged.commit()
+    return [out / name for name in names]
 
 
 def figures(table: pd.DataFrame, checks: Mapping[str, Check] | None = None) -> dict:

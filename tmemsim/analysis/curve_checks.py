@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..model import World
-from ..verify import SCENARIOS, Check, Measurement
+from ..verify import Check, Measurement, library_names
 from .curves import axes, curve
 
 _COUNTS = ("reads", "guest_hits", "host_hits", "disk_reads")
@@ -93,7 +93,7 @@ def checks() -> list[Check]:
     for point, path, params in exact:
         out.append(Check("curve", point, path, _exact, 0.0, quick=True, params=params,
                          quick_params=dict(points=4)))
-    for path in sorted(SCENARIOS.glob("*.yaml")):
-        out.append(Check("curve", f"library-{path.stem}", path.name, _library, 0.005,
+    for name in library_names():
+        out.append(Check("curve", f"library-{name}", f"{name}.yaml", _library, 0.005,
                          params=dict(points=16, runs=4)))
     return out
