@@ -11,38 +11,16 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .analysis.curves import Curves, read_curves
 from .analysis.curves import curve as one_pass_curve
-from .errors import RunError, ScenarioError, TmemsimError, check_jobs
+from .errors import RunError, TmemsimError, check_jobs
 from .model import World
 from .results import Comparison, Result, read_results
-from .scenario import PolicySpec, Scenario, load_scenario
+from .scenario import PolicySpec, Scenario, load_scenario, select_policies
 
 
 def _scenario(scenario, overrides=None) -> Scenario:
     if isinstance(scenario, Scenario) and not overrides:
         return scenario
     return load_scenario(scenario, overrides)
-
-
-def select_policies(scenario: Scenario, policies=None) -> list[PolicySpec]:
-    """The scenario's policies, or the named ones (names or kinds) in the order given."""
-    specs = scenario.policy_specs()
-    if policies is None:
-        return specs
-    if isinstance(policies, str):
-        policies = [p.strip() for p in policies.split(",") if p.strip()]
-    chosen = []
-    for want in policies:
-        match = [s for s in specs if s.name == want] or [s for s in specs if s.kind == want]
-        if not match:
-            try:  # a policy the scenario does not list, by registry name, default options
-                match = [load_scenario({**scenario.model_dump(mode="json", exclude_none=True),
-                                        "policies": [want], "policy": None}).policy_specs()[0]]
-            except ScenarioError:
-                names = ", ".join(s.name for s in specs)
-                raise ScenarioError(f"unknown policy {want!r}; the scenario has {names}",
-                                    path="policies") from None
-        chosen += [m for m in match if m not in chosen]
-    return chosen
 
 
 def run_policy(scenario: Scenario, spec: PolicySpec, progress=None):

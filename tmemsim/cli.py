@@ -104,7 +104,7 @@ def main():
 @handles_errors
 def validate(scenario, overrides, seed, debug):
     """Check a scenario file and say what it describes."""
-    from .sizing import estimate, spoken, total
+    from .scenario.sizing import estimate, spoken, total
 
     s = _load(scenario, overrides, seed)
     guests = s.expanded_guests()

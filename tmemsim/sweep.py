@@ -51,10 +51,11 @@ import pandas as pd
 
 from .errors import RunError, ScenarioError, TmemsimError, TraceError, check_jobs
 from .infra.atomic import MARKER, claim_in_place, marked, stage, write_atomic
+from .infra.dotted import format_path
 from .results import EXTRA_COLUMNS, SUMMARY_COLUMNS
 from .scenario import PolicySpec, Scenario, load_scenario, resolved_yaml
+from .scenario.yamlmap import line_of, load_yaml
 from .units import PAGE_SIZE, parse_size
-from .yamlmap import format_path, line_of, load_yaml
 
 METRICS = [c for c in SUMMARY_COLUMNS + EXTRA_COLUMNS if c not in ("policy", "guest")]
 DEFAULT_PLOT_METRICS = ["read_hit_ratio", "mean_read_latency_us"]
