@@ -5,13 +5,14 @@ Everything the CLI does goes through here, so a notebook can do the same with th
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .analysis.curves import Curves, read_curves
 from .analysis.curves import curve as one_pass_curve
 from .errors import RunError, TmemsimError, check_jobs
+from .infra.parallel import run_many
 from .model import World
 from .results import Comparison, Result, read_results
 from .scenario import PolicySpec, Scenario, load_scenario, select_policies
@@ -64,26 +65,13 @@ def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
         s = s.model_copy(update={"check": check})
     specs = select_policies(s, policies)
     jobs = min(jobs or os.cpu_count() or 1, len(specs))
-    outputs: dict[str, object] = {}
-    if jobs <= 1:
-        for spec in specs:
-            tick = (lambda now, name=spec.name: sim_progress(name, now)) if sim_progress else None
-            outputs[spec.name] = _run_named(s, spec, tick)
-            if progress:
-                progress(len(outputs), len(specs))
+    if jobs <= 1 and sim_progress:  # in this process: each policy reports its simulated time
+        def run(spec):
+            return _run_named(s, spec, lambda now: sim_progress(spec.name, now))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_run_named, s, spec): spec for spec in specs}
-            try:
-                for fut in as_completed(futures):
-                    outputs[futures[fut].name] = fut.result()
-                    if progress:
-                        progress(len(outputs), len(specs))
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
-    result = Result.from_runs(s, [outputs[spec.name] for spec in specs], command)
+        run = functools.partial(_run_named, s)
+    outputs = run_many(run, specs, jobs, progress)
+    result = Result.from_runs(s, outputs, command)
     _enforce_check(s, result)
     return result
 

@@ -32,6 +32,7 @@ says so (LibraryMissing) instead of failing every check.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib.util
 import json
 import math
@@ -50,6 +51,7 @@ from .api import select_policies
 from .caches import make_cache
 from .errors import OptionError, ScenarioError, check_jobs
 from .infra.atomic import Staged, marked, stage
+from .infra.parallel import run_many
 from .library import LibraryMissing, bundled_scenarios, library_dir, scenario_path
 from .model import World
 from .scenario import load_scenario
@@ -570,21 +572,7 @@ def run_checks(quick: bool = True, only: list[str] | None = None, progress=None,
     check_jobs(jobs)
     selected = select(quick, only, checks)
     _require_scenarios(selected)
-    found: dict[int, tuple[list[Measurement], float]] = {}
-    if jobs <= 1 or len(selected) <= 1:
-        for i, check in enumerate(selected):
-            found[i] = _execute(check, quick)
-            if progress is not None:
-                progress(len(found), len(selected))
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=min(jobs, len(selected))) as pool:
-            futures = {pool.submit(_execute, check, quick): i for i, check in enumerate(selected)}
-            for future in as_completed(futures):
-                found[futures[future]] = future.result()
-                if progress is not None:
-                    progress(len(found), len(selected))
+    found = run_many(functools.partial(_execute, quick=quick), selected, jobs, progress)
     rows = []
     for i, check in enumerate(selected):
         measurements, seconds = found[i]
