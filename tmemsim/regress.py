@@ -13,6 +13,7 @@ import pandas as pd
 
 from .api import compare
 from .errors import ScenarioError
+from .infra import dotted
 from .infra.atomic import write_atomic
 from .scenario import load_scenario
 
@@ -22,22 +23,10 @@ COUNTS = ["disk_reads", "double_cached_pages"]
 TOLERANCE = 1e-9
 
 
-def _flatten(block: dict, prefix: str = "") -> list[str]:
-    """{guests: {0: {memory: 1GiB}}} -> ["guests.0.memory=1GiB"]."""
-    items = []
-    for key, value in block.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            items += _flatten(value, path + ".")
-        else:
-            items.append(f"{path}={value}")
-    return items
-
-
 def regress_overrides(path: Path) -> list[str]:
     """The overrides of a scenario's `regress:` block (empty if it has none)."""
     block = load_scenario(path).regress or {}
-    return _flatten(block)
+    return [f"{k}={v}" for k, v in dotted.flatten(block).items()]
 
 
 def current_rows(path: Path, jobs: int | None = None) -> pd.DataFrame:

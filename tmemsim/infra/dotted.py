@@ -49,7 +49,7 @@ def parse(path: str) -> list[str]:
     """The steps of a dotted path; ValueError for an empty path or an empty step ("a..b")."""
     steps = path.split(".") if isinstance(path, str) else []
     if not steps or any(step == "" for step in steps):
-        raise ValueError(f"{path!r} is not a dotted path such as host.memory or guests.0.count")
+        raise ValueError(f"{path!r} is not a setting path such as host.memory or guests.0.count")
     return steps
 
 
