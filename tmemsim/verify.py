@@ -436,7 +436,7 @@ def _engine(check: Check, quick: bool) -> Measurement:
 # ---------------------------------------------------------------- the registry
 
 
-def library_names() -> list[str]:
+def _library_names() -> list[str]:
     """The library's scenarios for the conservation family; none without a library (run_checks
     then says the library is missing rather than running a shorter list)."""
     try:
@@ -512,7 +512,7 @@ def _registry() -> dict[str, Check]:
                             params=dict(clone=clone, policy=policy, copies=copies)))
     # the library's scenarios, plus one of ours that keeps a tmem pool busy (the short library
     # runs barely fill a guest cache, so they put little or nothing)
-    library = [f"{name}.yaml" for name in library_names()] + ["verify/exclusive.yaml"]
+    library = [f"{name}.yaml" for name in _library_names()] + ["verify/exclusive.yaml"]
     for path in library:
         point = path.removesuffix(".yaml").replace("/", "-")
         checks.append(Check("conservation", point, path, _conservation, 0.0,

@@ -8,7 +8,6 @@ through infra.dotted, copy-on-write: a path through a YAML alias changes that pa
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
@@ -20,11 +19,11 @@ from .located import Located, from_validation
 from .policies import PolicySpec
 from .references import check_references
 from .scenario import Scenario
-from .yamlmap import decode, line_of, load_yaml
+from .yamlmap import Document, line_of, load_yaml, read_document
 
 
 def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
-    """A Scenario from a YAML path, YAML text in a Path-less str with newlines, or a dict.
+    """A Scenario from a YAML path, a yamlmap.Document (a file already read), or a dict.
 
     overrides: {"guests.0.memory": "2GiB"} or ["guests.0.memory=2GiB", ...] (`--set`).
     """
@@ -62,18 +61,12 @@ def _read(source) -> tuple[str | None, dict, object, dict]:
     elif isinstance(source, dict):
         data = copy.deepcopy(source)
     else:
-        path = Path(source)
-        file = str(path)
-        context["scenario_dir"] = str(path.parent)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise ScenarioError("no such scenario file", file=file) from None
-        except OSError as exc:
-            raise ScenarioError(f"cannot read the scenario: {exc.strerror}", file=file) from None
-        data, lines = load_yaml(decode(raw, file), file)
+        document = source if isinstance(source, Document) else read_document(source)
+        file = str(document.path)
+        context["scenario_dir"] = str(document.path.parent)
+        data, lines = document.data, document.lines
         if isinstance(data, dict) and "name" not in data:
-            data["name"] = path.stem
+            data["name"] = document.path.stem
     return file, context, data, lines
 
 
