@@ -213,6 +213,20 @@ def test_bad_sweep_blocks(block, path, words):
     assert words in info.value.message
 
 
+@pytest.mark.parametrize("block, path, words", [
+    ({"replicates": 3}, "sweep.replicates", "did you mean 'replications'"),
+    ({"mode": "zpi"}, "sweep.mode", "did you mean 'zip'"),
+    ({"replications": True}, "sweep.replications", "≥ 1"),
+    ({"policies": []}, "sweep.policies", "non-empty list"),
+])
+def test_the_sweep_block_is_typed_and_checked_when_the_scenario_loads(block, path, words):
+    """Any command finds a broken sweep block (not only `tmemsim sweep`), with its place."""
+    with pytest.raises(ScenarioError) as info:
+        tmemsim.load_scenario(tiny(**block))
+    assert info.value.path == path
+    assert words in info.value.message
+
+
 def test_spec_errors_in_a_file_give_the_line(tmp_path):
     f = tmp_path / "s.yaml"
     data = tiny(parameters={"guests.0.count": [1, 2], "host.memroy": ["64MiB"]})

@@ -20,6 +20,7 @@ _HOMES = {
     "select_policies": "loading",
     "PolicySpec": "policies",
     "Scenario": "scenario",
+    "SweepBlock": "blocks", "RegressBlock": "blocks",
 }
 
 

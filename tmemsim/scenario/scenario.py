@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..fields import Duration, DurationOrZero, Strict
+from .blocks import RegressBlock, SweepBlock
 from .guests import Guest, Image
 from .host import Disk, Host
 from .policies import PolicySpec, policy_entry
@@ -28,8 +29,8 @@ class Scenario(Strict):
     guests: list[Guest] = Field(min_length=1)
     policies: list = Field(default_factory=lambda: ["none"])
     policy: str | dict | None = None
-    regress: dict | None = None
-    sweep: dict | None = None
+    regress: RegressBlock | None = None
+    sweep: SweepBlock | None = None
 
     @model_validator(mode="after")
     def _some_end(self):

@@ -20,13 +20,12 @@ from ..errors import ScenarioError
 from ..infra import dotted
 from ..infra.suggest import suggest
 from ..scenario import Scenario, load_scenario, select_policies
+from ..scenario.blocks import MODES, check_mode, check_replications, policy_names
 from ..scenario.yamlmap import line_of
 from ..units import PAGE_SIZE, parse_size
 from .stats import METRICS
 
 DEFAULT_PLOT_METRICS = ["read_hit_ratio", "mean_read_latency_us"]
-SPEC_KEYS = ("parameters", "mode", "replications", "policies", "metrics")
-MODES = ("grid", "zip")
 MAX_VALUES = 10_000  # per parameter: a range with a unit mistake should fail, not run for a year
 
 
@@ -226,7 +225,7 @@ def parse_spec(scenario: Scenario, parameters=None, mode=None, replications=None
     unknown key or setting path, an empty list, a bad range, a value that is invalid by itself.
     """
     inb, arg = _Where(file, lines or {}, True), _Where(None, {}, False)
-    block = _block(scenario, file, inb)
+    block = scenario.sweep.model_dump() if scenario.sweep is not None else {}
 
     def pick(name, given):
         return (given, arg) if given is not None else (block.get(name), inb)
@@ -235,10 +234,10 @@ def parse_spec(scenario: Scenario, parameters=None, mode=None, replications=None
     raw_params = raw_params or {}
     if not isinstance(raw_params, dict):
         raise where.error("expected a mapping of setting paths to values", "parameters")
-    mode_v = _mode(*pick("mode", mode))
-    reps = _replications(*pick("replications", replications))
+    mode_v = _checked(check_mode, "mode", *pick("mode", mode))
+    reps = _checked(check_replications, "replications", *pick("replications", replications))
     pols, pw = pick("policies", policies)
-    pols = _policies(pols, pw)
+    pols = _checked(policy_names, "policies", pols, pw)
     mets = _metrics(*pick("metrics", metrics))
     values = _values(scenario, raw_params, where)
     if mode_v == "zip":
@@ -251,40 +250,12 @@ def parse_spec(scenario: Scenario, parameters=None, mode=None, replications=None
     return SweepSpec(values, mode_v, reps, pols, mets)
 
 
-def _block(scenario: Scenario, file, where) -> dict:
-    block = scenario.sweep or {}
-    if not isinstance(block, dict):
-        raise ScenarioError("sweep: expected a mapping with parameters, mode, replications, "
-                            "policies", file=file, path="sweep")
-    for key in block:
-        if key not in SPEC_KEYS:
-            raise where.error(f"unknown key{suggest(key, SPEC_KEYS)}; expected one of "
-                              f"{', '.join(SPEC_KEYS)}", key)
-    return block
-
-
-def _mode(value, where) -> str:
-    value = value or "grid"
-    if value not in MODES:
-        raise where.error(f"unknown mode {value!r}{suggest(value, MODES)}; expected grid or zip",
-                          "mode")
-    return value
-
-
-def _replications(value, where) -> int:
-    value = 1 if value is None else value
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise where.error(f"replications must be a whole number ≥ 1, got {value!r}",
-                          "replications")
-    return value
-
-
-def _policies(value, where) -> list[str] | None:
-    if isinstance(value, str):
-        value = [p.strip() for p in value.split(",") if p.strip()]
-    if value is not None and (not isinstance(value, list) or not value):
-        raise where.error("expected a non-empty list of policy names or kinds", "policies")
-    return value
+def _checked(check, name: str, value, where):
+    """check(value), its ValueError located at sweep.<name>."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise where.error(str(exc), name) from None
 
 
 def _metrics(value, where) -> list[str]:
@@ -345,5 +316,5 @@ def replication_seed(seed: int, r: int) -> int:
     return int(state >> np.uint64(1))
 
 
-__all__ = ["DEFAULT_PLOT_METRICS", "MAX_VALUES", "MODES", "SPEC_KEYS", "SweepSpec", "base_data",
+__all__ = ["DEFAULT_PLOT_METRICS", "MAX_VALUES", "MODES", "SweepSpec", "base_data",
            "expand_values", "is_number", "parse_spec", "point_data", "replication_seed"]
