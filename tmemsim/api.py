@@ -5,14 +5,15 @@ Everything the CLI does goes through here, so a notebook can do the same with th
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from .errors import RunError, ScenarioError, TmemsimError, check_jobs
+from .errors import RunError, TmemsimError, check_jobs
+from .infra.parallel import run_many
 from .model import World
 from .results import Comparison, Result, read_results
-from .scenario import PolicySpec, Scenario, load_scenario
+from .scenario import PolicySpec, Scenario, load_scenario, select_policies
 
 
 def as_scenario(scenario, overrides=None) -> Scenario:
@@ -20,28 +21,6 @@ def as_scenario(scenario, overrides=None) -> Scenario:
     if isinstance(scenario, Scenario) and not overrides:
         return scenario
     return load_scenario(scenario, overrides)
-
-
-def select_policies(scenario: Scenario, policies=None) -> list[PolicySpec]:
-    """The scenario's policies, or the named ones (names or kinds) in the order given."""
-    specs = scenario.policy_specs()
-    if policies is None:
-        return specs
-    if isinstance(policies, str):
-        policies = [p.strip() for p in policies.split(",") if p.strip()]
-    chosen = []
-    for want in policies:
-        match = [s for s in specs if s.name == want] or [s for s in specs if s.kind == want]
-        if not match:
-            try:  # a policy the scenario does not list, by registry name, default options
-                match = [load_scenario({**scenario.model_dump(mode="json", exclude_none=True),
-                                        "policies": [want], "policy": None}).policy_specs()[0]]
-            except ScenarioError:
-                names = ", ".join(s.name for s in specs)
-                raise ScenarioError(f"unknown policy {want!r}; the scenario has {names}",
-                                    path="policies") from None
-        chosen += [m for m in match if m not in chosen]
-    return chosen
 
 
 def run_policy(scenario: Scenario, spec: PolicySpec, progress=None):
@@ -85,26 +64,13 @@ def compare(scenario, policies=None, overrides=None, jobs: int | None = 1,
         s = s.model_copy(update={"check": check})
     specs = select_policies(s, policies)
     jobs = min(jobs or os.cpu_count() or 1, len(specs))
-    outputs: dict[str, object] = {}
-    if jobs <= 1:
-        for spec in specs:
-            tick = (lambda now, name=spec.name: sim_progress(name, now)) if sim_progress else None
-            outputs[spec.name] = _run_named(s, spec, tick)
-            if progress:
-                progress(len(outputs), len(specs))
+    if jobs <= 1 and sim_progress:  # in this process: each policy reports its simulated time
+        def run(spec):
+            return _run_named(s, spec, lambda now: sim_progress(spec.name, now))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_run_named, s, spec): spec for spec in specs}
-            try:
-                for fut in as_completed(futures):
-                    outputs[futures[fut].name] = fut.result()
-                    if progress:
-                        progress(len(outputs), len(specs))
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
-    result = Result.from_runs(s, [outputs[spec.name] for spec in specs], command)
+        run = functools.partial(_run_named, s)
+    outputs = run_many(run, specs, jobs, progress)
+    result = Result.from_runs(s, outputs, command)
     _enforce_check(s, result)
     return result
 

@@ -6,7 +6,8 @@ that tmemsim.api never imports the analysis above it."""
 
 from __future__ import annotations
 
-from ...api import as_scenario, select_policies
+from ...api import as_scenario
+from ...scenario import select_policies
 from .curve import curve as policies_curve
 from .result import Curves
 
