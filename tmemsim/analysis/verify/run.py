@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import json
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -11,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from tmemsim.errors import OptionError, check_jobs
+from tmemsim.infra.atomic import Staged, marked, stage
+from tmemsim.infra.parallel import run_many
 from tmemsim.library import LibraryMissing, library_dir
 
 from . import harness
@@ -56,34 +60,13 @@ def run_checks(quick: bool = True, only: list[str] | None = None, progress=None,
     check_jobs(jobs)
     selected = select(quick, only, checks)
     _require_scenarios(selected)
-    found = _execute_all(selected, quick, jobs, progress)
+    found = run_many(functools.partial(_execute, quick=quick), selected, jobs, progress)
     rows = []
     for check, (measurements, seconds) in zip(selected, found, strict=True):
         for m in measurements:
             share = m.seconds if m.seconds is not None else seconds / len(measurements)
             rows.append(_row(check, m, share))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _execute_all(selected: list[Check], quick: bool, jobs: int,
-                 progress) -> list[tuple[list[Measurement], float]]:
-    """Every check's measurements and seconds, in the order given, serially or in processes."""
-    found: dict[int, tuple[list[Measurement], float]] = {}
-    if jobs <= 1 or len(selected) <= 1:
-        for i, check in enumerate(selected):
-            found[i] = _execute(check, quick)
-            if progress is not None:
-                progress(len(found), len(selected))
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=min(jobs, len(selected))) as pool:
-            futures = {pool.submit(_execute, check, quick): i for i, check in enumerate(selected)}
-            for future in as_completed(futures):
-                found[futures[future]] = future.result()
-                if progress is not None:
-                    progress(len(found), len(selected))
-    return [found[i] for i in range(len(selected))]
 
 
 def _execute(check: Check, quick: bool) -> tuple[list[Measurement], float]:
@@ -130,21 +113,26 @@ def _require_scenarios(checks: Iterable[Check]) -> None:
                              f"reinstall tmemsim")
 
 
-def save(table: pd.DataFrame, out_dir, checks: Mapping[str, Check] | None = None) -> list[Path]:
-    """Write verify.csv and one PNG per family (simulated against theory) into out_dir.
+def save(table: pd.DataFrame, out_dir, checks: Mapping[str, Check] | None = None, *,
+         force: bool = False) -> list[Path]:
+    """Write verify.csv, meta.json and one PNG per family (simulated against theory) into
+    out_dir, a directory of its own built whole and renamed into place (infra.atomic): an
+    existing one is replaced only with force, and only if tmemsim wrote it or it is empty.
 
+    out_dir may be a target staged by infra.atomic.stage() (the CLI stages it before running).
     `checks` is the registry the table was run with, if not CHECKS (figures read the checks'
     parameters: cache sizes, loads). The figures are drawn by tmemsim.presentation, imported
     only here: running checks never loads matplotlib."""
     from tmemsim.presentation.verify_figures import figures
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "verify.csv"
-    table.to_csv(csv, index=False)
-    written = [csv]
-    for family, fig in figures(table, checks).items():
-        path = out / f"verify-{family}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        written.append(path)
-    return written
+    staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
+    with staged:
+        build = staged.build
+        (build / "meta.json").write_text(json.dumps(marked({}, "verify")) + "\n")
+        table.to_csv(build / "verify.csv", index=False)
+        names = ["meta.json", "verify.csv"]
+        for family, fig in figures(table, checks).items():
+            fig.savefig(build / f"verify-{family}.png", dpi=110, bbox_inches="tight")
+            names.append(f"verify-{family}.png")
+        out = staged.commit()
+    return [out / name for name in names]
