@@ -21,6 +21,7 @@ import tmemsim.api
 from tmemsim import sweep as sw
 from tmemsim.errors import RunError, ScenarioError, TmemsimError
 from tmemsim.infra.atomic import OutputError
+from tmemsim.presentation.sweep_figures import winner_cells
 from tmemsim.sweep import (
     SweepResult,
     expand_values,
@@ -32,7 +33,6 @@ from tmemsim.sweep import (
     sweep,
     t_quantile,
 )
-from tmemsim.sweep_plots import winner_cells
 
 
 def tiny(**sweep_block) -> dict:

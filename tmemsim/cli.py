@@ -138,7 +138,7 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
         if target:
             result.save(target)
     if not quiet:
-        from .table import summary_table
+        from .presentation.table import summary_table
 
         _print(summary_table(result.summary))
         if out:
@@ -170,7 +170,7 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
         if target:
             result.save(target)
     if not quiet:
-        from .table import comparison_table
+        from .presentation.table import comparison_table
 
         _print(comparison_table(result.summary, title=s.name))
         if out:
@@ -240,7 +240,7 @@ def plot(results, debug):
 @handles_errors
 def regress(baseline, scenario_dir, only, update, jobs, debug):
     """Re-run the baseline's scenarios; exit 1 if any hit rate or count moved."""
-    from .regress import regress as run_regress
+    from .analysis.regress import regress as run_regress
 
     current, moved = run_regress(baseline, scenario_dir, only=only or None, update=update,
                                  jobs=jobs)
@@ -278,7 +278,7 @@ def verify(quick, only, out, force, jobs, quiet, debug):
     """Check the model against theory and libCacheSim; exit 1 if any check fails."""
     from rich.table import Table
 
-    from .verify import run_checks, save
+    from .analysis.verify import run_checks, save
 
     with _staged_out(out, force, None) as target, policy_progress(quiet) as progress:
         table = run_checks(quick=quick, only=list(only) or None, progress=progress, jobs=jobs)

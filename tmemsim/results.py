@@ -188,15 +188,15 @@ class Result:
 
     def plot(self) -> dict:
         """The comparison figures (matplotlib Figures by name), drawn from these tables only."""
-        from . import plots
+        from .presentation.compare import figures
 
-        return plots.figures(self.summary, self.timeseries, self.latency, self.meta)
+        return figures(self.summary, self.timeseries, self.latency, self.meta)
 
     def _save_plots(self, directory: Path) -> list:
-        from . import plots
-        from .report import write_report
+        from .presentation.compare import save
+        from .presentation.report import write_report
 
-        files = plots.save(self.plot(), directory / "plots")
+        files = save(self.plot(), directory / "plots")
         write_report(directory, self.summary, self.meta, [f for f in files if f.suffix == ".png"])
         return files
 

@@ -6,8 +6,8 @@ import pytest
 
 import tmemsim
 from tmemsim import library
+from tmemsim.analysis.regress import regress_overrides
 from tmemsim.infra import dotted
-from tmemsim.regress import regress_overrides
 from tmemsim.sweep import runners, sweep
 
 ALPHA = "guests.0.workload.phases.0.workload.alpha"  # through shifting-demand's *big alias

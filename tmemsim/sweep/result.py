@@ -43,7 +43,7 @@ class SweepResult:
              where: dict | None = None):
         """The metric against swept parameter x (default: the first), one line per policy with
         its 95 % CI band; other parameters are fixed by `where` or become panels."""
-        from ..sweep_plots import line_figure
+        from ..presentation.sweep_figures import line_figure
 
         return line_figure(self, metric, x=x, guest=guest, where=where)
 
@@ -52,14 +52,14 @@ class SweepResult:
                    where: dict | None = None):
         """Who wins over two swept parameters: the best policy per cell, shaded by its margin
         over the runner-up, hatched where their 95 % CIs overlap."""
-        from ..sweep_plots import winner_figure
+        from ..presentation.sweep_figures import winner_figure
 
         return winner_figure(self, x=x, y=y, metric=metric, guest=guest, better=better,
                              where=where)
 
     def figures(self, metrics: list[str] | None = None) -> dict:
         """The default figures by name (what save() draws)."""
-        from ..sweep_plots import default_figures
+        from ..presentation.sweep_figures import default_figures
 
         return default_figures(self, metrics or self.meta.get("metrics")
                                or DEFAULT_PLOT_METRICS)
@@ -77,12 +77,12 @@ class SweepResult:
         if self.scenario_yaml:
             write_atomic(d / "scenario.yaml", lambda p: Path(p).write_text(self.scenario_yaml))
         if plots and not self.table.empty:
-            from .. import plots as plotting
+            from ..presentation.style import save_figures
 
             figs = self.figures()
             # plots/ of a sweep directory is ours: replaced whole, never merged or half-drawn
             with stage(d / "plots", force=True, trusted=True) as staged:
-                plotting.save(figs, staged.build)
+                save_figures(figs, staged.build)
                 staged.commit()
         return d
 

@@ -21,9 +21,6 @@ NOT_IN_KEY = ("name", "description", "sweep", "regress", "policies", "policy")
 # must not invalidate stored points. The rest of tmemsim counts (see code_version).
 NOT_COMPUTING = frozenset({
     "presentation", "analysis", "sweep", "infra", "cli.py", "cli", "__main__.py",
-    # presentation and analysis modules not yet in their packages
-    "plots.py", "report.py", "table.py", "theory.py", "sweep_plots.py", "verify.py",
-    "regress.py",
 })
 
 

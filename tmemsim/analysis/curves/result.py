@@ -60,7 +60,7 @@ class Curves:
     def plot(self):
         """The figure: read hit ratio and disk reads against the axis, one line per policy,
         simulated points over them."""
-        from ..curve_figure import figure
+        from ...presentation.curve_figure import figure
 
         return figure(self.table, self.meta)
 
@@ -70,7 +70,7 @@ class Curves:
         infra.atomic.stage(); an existing directory is replaced only with force, and only if
         tmemsim wrote it or it is empty."""
         from ...infra.atomic import Staged, marked, stage
-        from ..curve_figure import save_figure
+        from ...presentation.curve_figure import save_figure
 
         staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
         with staged:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .api import compare
-from .errors import ScenarioError
-from .infra import dotted
-from .infra.atomic import write_atomic
-from .scenario import load_scenario
+from ..api import compare
+from ..errors import ScenarioError
+from ..infra import dotted
+from ..infra.atomic import write_atomic
+from ..scenario import load_scenario
 
 KEYS = ["scenario", "policy", "guest"]
 RATIOS = ["guest_hit_ratio", "host_hit_ratio", "read_hit_ratio"]
