@@ -23,9 +23,9 @@ from pydantic import (
 )
 
 from . import sizing
+from .caches import CacheSpec
 from .errors import ScenarioError
 from .fields import (
-    CacheKind,
     Distribution,
     Duration,
     DurationOrZero,
@@ -164,7 +164,7 @@ class Guest(Strict):
     count: int = Field(1, ge=1)
     memory: Size
     reserved: SizeOrZero = 0
-    cache: CacheKind = "lru"
+    cache: CacheSpec = Field("lru", validate_default=True)
     disk: GuestDiskSpec
     workload: Workload
     writeback_interval: DurationOrZero = 5.0

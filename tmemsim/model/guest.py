@@ -224,7 +224,7 @@ class Guest:
                     # agenda only, when its eviction can touch no one else (a transparent policy,
                     # a clean victim), else the world too. An open loop keeps arriving meanwhile,
                     # so its page waits in the agenda.
-                    if closed and ready < (local if local < world else self._entry_bound(local, world)):
+                    if closed and ready < (local if local < world else self._entry_bound(local, world, vpage)):
                         victim = cache_insert(vpage)
                         end = ready
                         # a clean file page under a transparent policy leaves without a word
@@ -275,20 +275,20 @@ class Guest:
         else:
             self._later(t, th)
 
-    def _entry_bound(self, local: float, world: float) -> float:
+    def _entry_bound(self, local: float, world: float, key: int) -> float:
         """The time before which a page may enter the cache at once: the local bound if its
         eviction touches no one else (a transparent policy, a victim that needs no write), else
         also the world's."""
         if local < world or not self.told and (
-                not self.dirty and not self.anon_dirty or self._clean_victim()):
+                not self.dirty and not self.anon_dirty or self._clean_victim(key)):
             return local
         return world
 
-    def _clean_victim(self) -> bool:
+    def _clean_victim(self, key: int) -> bool:
         """True if inserting a page now evicts nothing that must be written: no dirty file page,
         no anonymous page without a current swap copy. Until this guest's next action (the local
         bound) no one else touches its cache, so the victim then is the victim now."""
-        victim = self.cache.next_victim()
+        victim = self.cache.next_victim(key)
         return victim is None or (victim not in self.dirty and victim not in self.anon_dirty)
 
     def _await(self, ready: float, th: Thread, action, arg) -> None:
@@ -439,7 +439,7 @@ class Guest:
             c.zero_fills += 1
             self.anon_committed += 1
             self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
-        if th.closed and arrives < self._entry_bound(local, world):
+        if th.closed and arrives < self._entry_bound(local, world, key):
             return self._anon_enter(arrives, key, apage, write, t)
         self.arriving[key] = []
         self._await(arrives, th, self._anon_arrived, (th, key, apage, write, t, gap))

@@ -6,7 +6,7 @@ eviction or truncate; the model (`model/hypervisor.py`) decides *when* and charg
 
 from __future__ import annotations
 
-from ..caches import CACHES
+from ..caches import cache_class
 from ..fields import Strict
 from ..metrics import PolicyCounters
 
@@ -58,7 +58,7 @@ class Policy:
     @classmethod
     def per_pool_page(cls, options) -> tuple[str, ...]:
         """The containers one page of the pool sits in (sizing.py prices them)."""
-        return CACHES[options.cache].PER_PAGE
+        return cache_class(options.cache).PER_PAGE
 
     def __init__(self, options, host: Host):
         self.options = options

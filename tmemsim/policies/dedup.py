@@ -5,8 +5,10 @@ One cached page serves every location holding those bytes, in any guest; writes 
 
 from __future__ import annotations
 
-from ..caches import make_cache
-from ..fields import CacheKind, Strict
+from pydantic import Field
+
+from ..caches import CacheSpec, make_cache
+from ..fields import Strict
 from .base import READ_DISK, READ_HOST_IO, WRITE_DISK, Policy
 
 
@@ -14,7 +16,7 @@ class Dedup(Policy):
     name = "dedup"
 
     class Options(Strict):
-        cache: CacheKind = "lru"
+        cache: CacheSpec = Field("lru", validate_default=True)
 
     def __init__(self, options, host):
         super().__init__(options, host)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Literal
 
-from ..caches import make_cache
-from ..fields import CacheKind, Duration, DurationOrZero, Strict
+from pydantic import Field
+
+from ..caches import CacheSpec, make_cache
+from ..fields import Duration, DurationOrZero, Strict
 from ..images import PAGE_BITS
 from .base import READ_DISK, READ_HOST_IO, WRITE_ABSORBED, WRITE_DISK, Policy
 
@@ -21,7 +23,7 @@ class HostCache(Policy):
 
     class Options(Strict):
         mode: Literal["writethrough", "writeback"] = "writethrough"
-        cache: CacheKind = "lru"
+        cache: CacheSpec = Field("lru", validate_default=True)
         dirty_expire: DurationOrZero = 30.0  # the host's own flusher, Linux defaults
         writeback_interval: Duration = 5.0
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ...caches import make_cache
+from ...caches import cache_class, make_cache
 from ...errors import ScenarioError
 from ...model.world import World
 from ...policies import POLICIES
@@ -229,29 +229,29 @@ def _guest_memory_axis(world, spec, pts):
     return counts, note
 
 
-def _stackable(kind: str, accesses) -> bool:
-    return kind == "lru" and not (accesses >= REMOVAL).any()
+def _stackable(cache, accesses) -> bool:
+    return cache_class(cache).lru_stack and not (accesses >= REMOVAL).any()
 
 
-def _access_hits(kind: str, accesses: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """hits[k, i]: does access i hit a page cache of sizes[k] pages (kind: lru, fifo...)?"""
+def _access_hits(cache, accesses: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """hits[k, i]: does access i hit a page cache of sizes[k] pages (cache: the guest's spec)?"""
     hits = np.zeros((len(sizes), len(accesses)), dtype=bool)
-    if _stackable(kind, accesses):
+    if _stackable(cache, accesses):
         d = lru_distances(accesses)
         for k, c in enumerate(sizes):
             hits[k] = (d >= 0) & (d < c)
         return hits
     keys = accesses.tolist()
     for k, c in enumerate(sizes):
-        cache = make_cache(kind, c)
+        replay = make_cache(cache, c)
         row = bytearray(len(keys))
         for i, key in enumerate(keys):
             if key >= REMOVAL:
-                cache.remove(key - REMOVAL)
-            elif cache.get(key):
+                replay.remove(key - REMOVAL)
+            elif replay.get(key):
                 row[i] = 1
             else:
-                cache.insert(key)
+                replay.insert(key)
         hits[k] = np.frombuffer(bytes(row), dtype=np.uint8).astype(bool)
     return hits
 

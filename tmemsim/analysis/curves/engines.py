@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...caches import cache_class
 from ...images import PAGE_BITS, PAGE_MASK
 from ...metrics import PolicyCounters
 from ...policies.base import (
@@ -173,7 +174,7 @@ def lru_engine(key: str):
 
 def content_keys(ctx, loc: np.ndarray, data: np.ndarray) -> np.ndarray:
     """Keys equal exactly when the bytes are (images.Contents.content, vectorised): a
-    location's original bytes are its image's content array entry, or unique to the location
+    location's original bytes are its image's content (ImageContent.of), or unique to the location
     (-1 - loc, apart from every content id); written bytes are asked of Contents."""
     keys = np.empty(len(loc), dtype=np.int64)
     written = data != 0
@@ -182,7 +183,8 @@ def content_keys(ctx, loc: np.ndarray, data: np.ndarray) -> np.ndarray:
     for f in np.unique(files).tolist():
         sel = original[files == f]
         table = ctx.layout.files[f].content
-        keys[sel] = -1 - loc[sel] if table is None else table[loc[sel] & PAGE_MASK]
+        keys[sel] = -1 - loc[sel] if table is None else [
+            table.of(p) for p in (loc[sel] & PAGE_MASK).tolist()]
     content = ctx.contents.content
     at = np.flatnonzero(written)
     keys[at] = [content(a, b) for a, b in zip(loc[at].tolist(), data[at].tolist(),
@@ -290,7 +292,7 @@ def _none(options) -> HostModel:
 
 def _host_cache(options) -> HostModel:
     through = options.mode == "writethrough"
-    if options.cache == "lru":
+    if cache_class(options.cache).lru_stack:
         return HostModel(lru_engine("location"), READ_HOST_IO, READ_DISK, 0, "lru",
                          write_disk=through)
     return HostModel(instances_engine(HostCache), READ_HOST_IO, READ_DISK, 0, "instances",
@@ -298,7 +300,7 @@ def _host_cache(options) -> HostModel:
 
 
 def _dedup(options) -> HostModel:
-    if options.cache == "lru":
+    if cache_class(options.cache).lru_stack:
         return HostModel(lru_engine("content"), READ_HOST_IO, READ_DISK, 0, "lru")
     return HostModel(instances_engine(Dedup), READ_HOST_IO, READ_DISK, 0, "instances")
 
