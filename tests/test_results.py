@@ -17,8 +17,8 @@ import pytest
 import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.errors import TmemsimError
-from tmemsim.metrics import LatencyHistogram
 from tmemsim.model import World
+from tmemsim.model.metrics import LatencyHistogram
 from tmemsim.outdir import OutputError, stage
 from tmemsim.results import Result
 

@@ -13,11 +13,10 @@ from collections import OrderedDict
 
 from ..caches import make_cache
 from ..images import PAGE_BITS
-from ..metrics import LatencyHistogram
-from ..policies.base import Policy
 from ..units import PAGE_SIZE
 from ..workloads.base import OP_ANON_WRITE
 from .clock import At, next_event_time
+from .metrics import LatencyHistogram
 
 ORDER_FLUSH = 0
 ORDER_CHURN = 1
@@ -73,7 +72,8 @@ class Guest:
         self.cache_insert = self.cache.insert
         self.hv_read = hypervisor.read
         self.hv_evicted = hypervisor.evicted
-        self.told = hypervisor.told  # does the policy hear of clean evictions (tmem puts)?
+        # does the host hear of clean evictions (tmem puts)? else they leave without a word
+        self.observed = hypervisor.policy.observes_evictions
         # GuestDisk.location, unrolled for the miss path
         self.cow = gdisk.kind == "cow"
         self.own_loc = gdisk.own << PAGE_BITS
@@ -166,7 +166,7 @@ class Guest:
         stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
         misses = others = 0
         # what a miss needs, in locals: the miss path is most of a run's time
-        latest, dirty, told = self.latest, self.dirty, self.told
+        latest, dirty, observed = self.latest, self.dirty, self.observed
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
         last = end = self.last_end
@@ -227,8 +227,8 @@ class Guest:
                     if closed and ready < (local if local < world else self._entry_bound(local, world, vpage)):
                         victim = cache_insert(vpage)
                         end = ready
-                        # a clean file page under a transparent policy leaves without a word
-                        if victim is not None and (told or victim[0] < 0 or victim[0] in dirty):
+                        # a clean file page leaves without a word unless evictions are observed
+                        if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
                             end += self._evict(ready, victim[0])
                         record(end - t)
                     else:
@@ -279,7 +279,7 @@ class Guest:
         """The time before which a page may enter the cache at once: the local bound if its
         eviction touches no one else (a transparent policy, a victim that needs no write), else
         also the world's."""
-        if local < world or not self.told and (
+        if local < world or not self.observed and (
                 not self.dirty and not self.anon_dirty or self._clean_victim(key)):
             return local
         return world
@@ -326,7 +326,7 @@ class Guest:
         if data != self.latest.get(vpage, 0):
             return t
         cost = 0.0
-        if self.told and self.hv.policy.holds_private(self.index, vpage):
+        if self.observed and self.hv.policy.holds_private(self.index, vpage):
             loc = self.gdisk.location(vpage, data != 0)
             cost = self.hv.invalidate(self.index, [(vpage, loc)])
         victim = cache.insert(vpage)
@@ -340,7 +340,7 @@ class Guest:
         if data and vpage in self.dirty:
             del self.dirty[vpage]
             self.hv.write(self.index, vpage, self.own_loc | vpage, data, t)
-        if not self.told:
+        if not self.observed:
             return 0.0
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
         return self.hv_evicted(self.index, vpage, loc, data)
@@ -553,7 +553,7 @@ class Guest:
     def double_cached(self) -> int:
         """Pages in this guest's cache that hypervisor memory holds too."""
         policy = self.hv.policy
-        if type(policy).holds is Policy.holds:  # the policy keeps no pages
+        if not policy.holds_guest_pages:
             return 0
         latest, own, base, cow = self.latest, self.own_loc, self.base_loc, self.cow
         vpages = [vp for vp in self.cache.keys() if vp >= 0]

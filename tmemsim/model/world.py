@@ -12,7 +12,6 @@ import numpy as np
 import simpy
 
 from ..images import Contents, GuestDisk, ImageContent, Layout
-from ..metrics import GuestCounters, LatencyHistogram, PolicyCounters
 from ..policies import POLICIES, Host
 from ..units import PAGE_SIZE
 from .clock import At
@@ -20,6 +19,7 @@ from .costs import CostModel
 from .disk import make_disk
 from .guest import Guest
 from .hypervisor import Hypervisor
+from .metrics import GuestCounters, LatencyHistogram
 
 
 class InvariantError(AssertionError):
@@ -115,11 +115,12 @@ class World:
                 update={"kind": policy_spec.balloon})})) for n, g in named]
         self.guest_names = [name for name, _ in named]
         self.counters = [GuestCounters() for _ in named]
-        self.policy_counters = [PolicyCounters() for _ in named]
+        policy_class = POLICIES[policy_spec.kind]
+        self.policy_counters = [policy_class.Counters() for _ in named]
         self.pool_pages = s.pool_bytes() // PAGE_SIZE
         host = Host(self.pool_pages, self.store, self.contents, self.guest_names, self.layout,
                     self.policy_counters)
-        self.policy = POLICIES[policy_spec.kind](policy_spec.make_options(), host)
+        self.policy = policy_class(policy_spec.make_options(), host)
         self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters)
         self.horizon = s.warmup + s.duration if s.duration is not None else float("inf")
         batched = s.engine == "batched"

@@ -14,6 +14,8 @@ from .base import READ_DISK, READ_HOST_IO, WRITE_DISK, Policy
 
 class Dedup(Policy):
     name = "dedup"
+    holds_guest_pages = True
+    examples = [{}, {"cache": "fifo"}]
 
     class Options(Strict):
         cache: CacheSpec = Field("lru", validate_default=True)

@@ -20,6 +20,9 @@ from .base import READ_DISK, READ_HOST_IO, WRITE_ABSORBED, WRITE_DISK, Policy
 class HostCache(Policy):
     name = "host-cache"
     distinct_is_cheap = False
+    holds_guest_pages = True
+    examples = [{}, {"mode": "writeback"}, {"cache": "clock"},
+                {"mode": "writeback", "cache": {"kind": "twolist", "active_ratio": 0.3}}]
 
     class Options(Strict):
         mode: Literal["writethrough", "writeback"] = "writethrough"
