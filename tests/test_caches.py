@@ -428,6 +428,9 @@ def test_scenario_cache_forms():
     assert s.policy_specs()[0].make_options().cache.active_ratio == 0.2
     again = load_scenario(s)  # what results' scenario.yaml holds loads to the same scenario
     assert again.guests[0].cache == s.guests[0].cache
+    import pickle  # process pools carry scenarios
+
+    assert pickle.loads(pickle.dumps(s)).guests[0].cache == s.guests[0].cache
 
 
 @pytest.mark.parametrize("cache, where, message", [

@@ -13,6 +13,7 @@ from .analysis.curves import Curves, read_curves
 from .analysis.curves import curve as one_pass_curve
 from .errors import RunError, ScenarioError, TmemsimError, check_jobs
 from .model import World
+from .model.invariants import stale_reads_failure
 from .results import Comparison, Result, read_results
 from .scenario import PolicySpec, Scenario, load_scenario
 
@@ -139,11 +140,9 @@ def curve(scenario, axis: str = "pool", points: int = 32, value_range=None,
 def _enforce_check(s: Scenario, result: Result) -> None:
     if not s.check:
         return
-    stale = result.summary[result.summary["guest"] == "ALL"]
-    bad = stale[stale["stale_reads"] > 0]
-    if len(bad):
-        detail = ", ".join(f"{r.policy}: {r.stale_reads}" for r in bad.itertuples())
-        raise RunError(f"coherence check failed: stale reads ({detail})")
+    failure = stale_reads_failure(result.summary.to_dict("records"))
+    if failure:
+        raise RunError(failure)
 
 
 __all__ = ["Comparison", "Curves", "Result", "Scenario", "compare", "curve", "load_scenario",

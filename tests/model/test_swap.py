@@ -25,13 +25,13 @@ import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.errors import RunError
 from tmemsim.model import World
-from tmemsim.model import world as world_module
+from tmemsim.model import invariants as invariants_module
 from tmemsim.model.hypervisor import Hypervisor
 from tmemsim.policies.tmem import Tmem
 from tmemsim.workloads import base as workloads_base
 from tmemsim.workloads.base import OP_ANON_READ, OP_ANON_WRITE, OP_READ, PageSampler
 
-InvariantError = world_module.InvariantError
+InvariantError = invariants_module.InvariantError
 
 PAGE = 4096
 KiB = 1024

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.model import World
-from tmemsim.model.world import InvariantError
+from tmemsim.model.invariants import InvariantError
 from tmemsim.policies.base import READ_HOST_CALL
 
 PAGE = 4096

@@ -21,12 +21,14 @@ CACHES: dict[str, type[Cache]] = {c.name: c for c in (LRU, FIFO, Clock, TwoList)
 
 
 def _spec_model(cls: type[Cache]):
-    """The scenario's form of a cache: its Options with the `kind` that names it."""
-    return create_model(f"{cls.__name__}Spec", __base__=cls.Options,
+    """The scenario's form of a cache: its Options with the `kind` that names it. A module
+    attribute, so that a spec pickles (process pools carry scenarios)."""
+    return create_model(f"{cls.__name__}Spec", __base__=cls.Options, __module__=__name__,
                         kind=(Literal[cls.name], cls.name))
 
 
 SPECS = {name: _spec_model(cls) for name, cls in CACHES.items()}
+globals().update({spec.__name__: spec for spec in SPECS.values()})
 
 
 def _plain_kind(value):

@@ -19,12 +19,8 @@ from .costs import CostModel
 from .disk import make_disk
 from .guest import Guest
 from .hypervisor import Hypervisor
+from .invariants import check_action, check_get, check_sample
 from .metrics import GuestCounters, LatencyHistogram
-
-
-class InvariantError(AssertionError):
-    """A model invariant broke during a checked run: a bug in tmemsim, never bad input."""
-
 
 RANK_OBSERVER = 0  # sampler and warm-up reset go first at a tie: they see the state before it
 RANK_HOST = 1
@@ -225,23 +221,8 @@ class World:
         self.double_cached_samples.append(total_double)
 
     def check_invariants(self) -> None:
-        """After every action under `check: true`: capacities and memory accounting (cheap)."""
-        try:
-            self.policy.check()
-        except AssertionError as exc:
-            raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
-        for i, g in enumerate(self.guests):
-            if len(g.cache) > g.cache.capacity:
-                raise InvariantError(f"{g.name}: page cache {len(g.cache)} > {g.cache.capacity}")
-            if self.memory[i] < min(self.floor[i], g.spec.memory):
-                raise InvariantError(f"{g.name}: memory {self.memory[i]} below its floor")
-        host = self.scenario.host
-        total = sum(self.memory) + self.pool_pages * PAGE_SIZE + self.slack + host.reserved
-        if total != host.memory:
-            raise InvariantError(f"memory accounting: guests + pool + reserved = {total}, "
-                                 f"host memory = {host.memory}")
-        if self.policy.host.pool_pages != self.pool_pages:
-            raise InvariantError("the policy's pool size differs from the world's")
+        """After every action under `check: true` (invariants.check_action)."""
+        check_action(self)
 
     def checked_read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
         """A miss's get under `check: true`, then the rule that a private get is exclusive: the
@@ -249,9 +230,7 @@ class World:
         miss's fill later flushes a copy put while the read was in flight, and so would hide a
         get that kept its copy from the deep check."""
         got = self.hv.read(guest, vpage, loc, t)
-        if self.policy.holds_private(guest, vpage):
-            raise InvariantError(f"{self.policy_spec.name}: {self.guest_names[guest]}: page "
-                                 f"{vpage} is still in its private pool after a get")
+        check_get(self, guest, vpage)
         return got
 
     def set_memory(self, i: int, target: int, t: float) -> None:
@@ -283,17 +262,8 @@ class World:
         return (self.max_memory[i] - max(self.memory[i], floor)) // PAGE_SIZE
 
     def check_deep(self) -> None:
-        """At every sample under `check: true`: the rules that cost a pass over the caches."""
-        try:
-            self.policy.check_deep()
-        except AssertionError as exc:
-            raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
-        exclusive = self.policy.holds_private
-        for i, g in enumerate(self.guests):
-            both = [vp for vp in g.cache.keys() if vp >= 0 and exclusive(i, vp)]
-            if both:
-                raise InvariantError(
-                    f"{g.name}: pages {both[:5]} are in the guest cache and its private pool")
+        """At every sample under `check: true` (invariants.check_sample)."""
+        check_sample(self)
 
     def _host_ticker(self, interval: float):
         while True:
