@@ -15,6 +15,7 @@ from ..images import Contents, GuestDisk, ImageContent, Layout
 from ..policies import POLICIES, Host
 from ..units import PAGE_SIZE
 from .clock import At
+from .config import GuestConfig
 from .costs import CostModel
 from .disk import make_disk
 from .guest import Guest
@@ -124,11 +125,11 @@ class World:
         self.guests = []
         for index, ((name, g), (thread_seeds, churn_seed)) in enumerate(
                 zip(named, guest_seeds(s), strict=True)):
-            streams = [g.workload.stream(ts) for ts in thread_seeds]
-            self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
-                                     self.contents, self.costs, streams, RANK_GUEST + index,
-                                     batched, self.horizon, s.requests, self, swaps[index],
-                                     np.random.default_rng(churn_seed)))
+            config = GuestConfig(
+                index, name, g, gdisks[index], [g.workload.stream(ts) for ts in thread_seeds],
+                RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
+                np.random.default_rng(churn_seed))
+            self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]
@@ -241,8 +242,7 @@ class World:
         target = max(self.floor[i], min(target, cap))
         pages = (target - self.memory[i]) // PAGE_SIZE
         if pages < 0:  # give memory back: the guest evicts first (its puts see the old pool)
-            for key, _ in g.cache.resize(g.cache.capacity + pages):
-                g._evict(t, key)
+            g.shrink_cache(-pages, t)
             self.memory[i] += pages * PAGE_SIZE
             self.pool_pages = self.policy.resize(self.pool_pages - pages)
         elif pages > 0:  # take memory: the pool gives up what it can
@@ -250,7 +250,7 @@ class World:
             got = max(self.pool_pages - reached, 0)
             self.pool_pages = reached
             self.memory[i] += got * PAGE_SIZE
-            g.cache.resize(g.cache.capacity + got)
+            g.grow_cache(got)
         self.policy.set_allowance(i, self.allowance(i))
         self.hv.drain(t)
 
