@@ -77,7 +77,10 @@ def test_replay_matches_libcachesim_lru(tmp_path, capacity):
     rng = np.random.default_rng(7)
     ids = (rng.zipf(1.2, 30_000) % 3000 + 1).astype(np.uint64)
     path = tmp_path / "t.oracleGeneral"
-    write_oracle_general(path, ids)
+    # Matching settings on both sides: every object is 4 KiB, so an object is one page to
+    # tmemsim (which reads obj_size) and one 4 KiB object to libCacheSim (which does too); its
+    # LRU holds capacity x 4 KiB bytes, the guest's cache capacity pages.
+    write_oracle_general(path, ids, size=PAGE)
     reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
     miss_ratio, _ = lcs.LRU(PAGE * capacity).process_trace(reader)
     row = guest_row(run({"kind": "trace", "format": "oracle", "path": str(path),

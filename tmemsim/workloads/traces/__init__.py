@@ -26,9 +26,11 @@ from .records import READ, SECTOR, WRITE, TraceChunk, device_volume
 from .source import Source
 from .tencent import write_tencent
 
+# by name and by alias (oracleGeneral is oracle)
 FORMATS: dict[str, TraceFormat] = {
-    module.FORMAT.name: module.FORMAT
+    name: module.FORMAT
     for module in (msr, blkparse, fiu, alibaba, tencent, oracle, csv)
+    for name in (module.FORMAT.name, *module.FORMAT.aliases)
 }
 
 
