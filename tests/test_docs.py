@@ -333,7 +333,7 @@ def _write_binary_trace(workload: dict, folder: Path) -> None:
     """A binary trace has no text sample: two oracleGeneral records (u32 time, u64 obj_id,
     u32 size, i64 next_access), as the page describes them."""
     path = folder / workload["path"]
-    if workload.get("format") == "oracle" and not path.exists():
+    if workload.get("format") in ("oracle", "oracleGeneral") and not path.exists():
         records = np.zeros(2, dtype=[("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"),
                                      ("next_access", "<i8")])
         records["time"], records["obj_id"], records["size"] = [0, 1], [17, 4096 * 9], 4096
