@@ -1,4 +1,5 @@
-"""Streaming readers for block traces: MSR, blkparse, FIU, Alibaba, Tencent, oracleGeneral, CSV.
+"""Streaming readers for block traces: MSR, blkparse, FIU, Alibaba, Tencent, oracleGeneral,
+vscsi, CSV.
 
 Each yields numpy chunks of 4 KiB page requests (larger requests split), in bounded memory.
 `FORMATS` maps a `format:` name to its `TraceFormat` (a module per format declares it); the
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 from tmemsim.errors import TraceError
 
-from . import alibaba, blkparse, csv, fiu, msr, oracle, tencent
+from . import alibaba, blkparse, csv, fiu, msr, oracle, tencent, vscsi
 from .alibaba import write_alibaba
 from .base import Example, OptionError, TraceFormat
 from .blkparse import write_blkparse
@@ -25,11 +26,12 @@ from .pipeline import STATS_KEYS, pages, rechunk
 from .records import READ, SECTOR, WRITE, TraceChunk, device_volume
 from .source import Source
 from .tencent import write_tencent
+from .vscsi import write_vscsi
 
 # by name and by alias (oracleGeneral is oracle)
 FORMATS: dict[str, TraceFormat] = {
     name: module.FORMAT
-    for module in (msr, blkparse, fiu, alibaba, tencent, oracle, csv)
+    for module in (msr, blkparse, fiu, alibaba, tencent, oracle, vscsi, csv)
     for name in (module.FORMAT.name, *module.FORMAT.aliases)
 }
 
@@ -49,7 +51,7 @@ def read_trace(path, format: str, *, volume: int | None = None, chunk_pages: int
     - `time_s` is seconds since the first record of the file, before any filtering, so the
       volumes of one file share a clock; unsorted traces may give negative times.
     - `volume` keeps one volume; `limit` caps the page requests emitted.
-    - `stats`, when given, is reset and kept current: `lines` read (oracle: records),
+    - `stats`, when given, is reset and kept current: `lines` read (oracle, vscsi: records),
       `records` valid trace records, `pages` emitted, `skipped` malformed lines (with
       on_error="skip"), `filtered` records dropped by `volume` or by a format rule (blkparse
       actions other than `action`, flushes, discards). `records` includes the filtered ones.
@@ -80,5 +82,5 @@ __all__ = [
     "FORMATS", "ORACLE_DTYPE", "READ", "SECTOR", "STATS_KEYS", "WRITE", "CsvDialect", "Example",
     "OptionError", "TraceChunk", "TraceFormat", "device_volume", "read_trace", "write_alibaba",
     "write_blkparse", "write_csv", "write_fiu", "write_msr", "write_oracle",
-    "write_oracle_general", "write_tencent",
+    "write_oracle_general", "write_tencent", "write_vscsi",
 ]
