@@ -88,9 +88,10 @@ class Guest:
         self.agenda: list = []
         closed = not spec.workload.open_loop()
         self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(streams)]
+        first = spec.workload.start_delay()  # a trace's time_shift
         for th in self.threads:
             if th.refill():
-                self.agenda.append((0.0, th.order, self._start, th))
+                self.agenda.append((first, th.order, self._start, th))
         if spec.writeback_interval > 0:
             self.agenda.append((spec.writeback_interval, ORDER_FLUSH, self._flush, None))
         if spec.balloon.kind == "selfballoon":

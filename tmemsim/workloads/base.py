@@ -106,6 +106,14 @@ class WorkloadBase(Strict):
         """True when requests arrive at their own times (gaps are inter-arrival times)."""
         return self.arrival is not None
 
+    def start_delay(self) -> float:
+        """Seconds before the guest's first request (a trace's `time_shift`)."""
+        return 0.0
+
+    def clone_of(self, index: int, count: int) -> WorkloadBase:
+        """The workload of clone `index` of a guest's `count` (a trace spreads them over it)."""
+        return self
+
     def sampler(self, rng: np.random.Generator) -> PageSampler:
         raise NotImplementedError
 

@@ -6,7 +6,7 @@ Records come in blocks of whatever size the format reads; chunks go out with exa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -66,8 +66,10 @@ def _rows(records: Records, time_s: np.ndarray, rec: np.ndarray, within: np.ndar
                       records.volume[rec], content)
 
 
-def pages(blocks: Iterator[Records], volume: int | None, stats: dict) -> Iterator[TraceChunk]:
-    """Page requests of the records of `volume` (all when None), timed from the file's start."""
+def kept(blocks: Iterator[Records], volume: int | None,
+         stats: dict) -> Iterator[tuple[Records, np.ndarray]]:
+    """The records of `volume` (all when None), each block with its times in seconds from the
+    file's start."""
     origin = None
     for records in blocks:
         if origin is None and (len(records) or records.first_time is not None):
@@ -80,8 +82,48 @@ def pages(blocks: Iterator[Records], volume: int | None, stats: dict) -> Iterato
             records = records.take(keep)
             if not len(records):
                 continue
-        time_s = (records.time - origin).astype(np.float64) * records.time_scale
+        yield records, (records.time - origin).astype(np.float64) * records.time_scale
+
+
+def pages(blocks: Iterator[Records], volume: int | None, stats: dict) -> Iterator[TraceChunk]:
+    """Page requests of the records of `volume` (all when None), timed from the file's start."""
+    for records, time_s in kept(blocks, volume, stats):
         yield from expand(records, time_s)
+
+
+def rotated(read_file: Callable[[dict], Iterator[Records]], volume: int | None, stats: dict,
+            start: int) -> Iterator[TraceChunk]:
+    """Page requests of the records of `volume` from record `start` (counted among those
+    records, modulo their number) to the end, then from the first record up to `start`.
+
+    read_file(stats) reads the file from its beginning; it is read twice (three times when
+    `start` is past the end), `stats` counting the first reading only. Times start at 0 at
+    record `start`; the wrapped part follows the last record by the trace's mean gap between
+    records, keeping its own gaps: the trace is a loop of its span plus one mean gap.
+    """
+    n, first, last, at = 0, None, -np.inf, None
+    for records, time_s in kept(read_file(stats), volume, stats):
+        m = len(records)
+        first = time_s[0] if first is None else first
+        last = max(last, float(time_s.max()))
+        if n + m > start:
+            a = max(start - n, 0)
+            at = time_s[a] if at is None else at
+            yield from expand(records.take(slice(a, m)), time_s[a:] - at)
+        n += m
+    if n == 0 or start % n == 0 and at is not None:
+        return
+    if at is None:  # start was past the end: go round once more
+        yield from rotated(read_file, volume, dict.fromkeys(STATS_KEYS, 0), start % n)
+        return
+    shift = last - at + (last - first) / (n - 1) - first  # n > 1 here: 0 < start < n
+    seen, again = 0, dict.fromkeys(STATS_KEYS, 0)
+    for records, time_s in kept(read_file(again), volume, again):
+        m = min(len(records), start - seen)
+        yield from expand(records.take(slice(0, m)), time_s[:m] + shift)
+        seen += m
+        if seen >= start:
+            break
 
 
 def rechunk(pieces: Iterator[TraceChunk], chunk_pages: int, limit: int | None,
