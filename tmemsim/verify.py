@@ -350,6 +350,45 @@ def _sharing(check: Check, quick: bool) -> Measurement:
     return Measurement(expected, at_disk, note)
 
 
+# ---------------------------------------------------------------- read-modify-write
+
+
+def _rmw(check: Check, quick: bool) -> Measurement:
+    """Sub-page writes to cold pages read each page exactly once, whole-page writes never.
+
+    The clones of `verify/sharing.yaml` replay a trace written here: in turn, a write of part
+    of each of P cold pages (twice over: the second finds it cached), whole-page writes to
+    other cold pages, and requests spanning pages, whose inner pages are written whole and
+    whose edge pages in part. Expected: P + 2 x spans reads per guest, every one a rmw_read,
+    under the policy `params` names."""
+    from .workloads.traces import WRITE, write_msr
+
+    p = check.settings(quick)
+    cold, spans = p["pages"], p["spans"]
+    rows = [(0.0, WRITE, 4096 * page + 512 * (page % 7), 100 + page % 3000, 0)
+            for page in range(cold)] * 2
+    rows += [(0.0, WRITE, 4096 * (cold + page), 4096, 0) for page in range(cold)]
+    first = 2 * cold
+    rows += [(0.0, WRITE, 4096 * (first + 4 * i) + 2048, 3 * 4096, 0) for i in range(spans)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "subpage.csv"
+        write_msr(path, rows)
+        s = check.load([f"policies=[{p['policy']}]",
+                        f"guests.0.workload={{kind: trace, format: msr, path: '{path}', "
+                        f"timing: closed}}"])
+        out = _run(s)
+    expected = cold + 2 * spans
+    wrong = [f"{name}: {c['reads']} reads, {c['rmw_reads']} rmw_reads"
+             for name, c in zip(out.guest_names, out.counters, strict=True)
+             if c["reads"] != expected or c["rmw_reads"] != expected or c["guest_hits"]]
+    c = out.counters[0]
+    note = "; ".join(wrong) if wrong else (
+        f"{len(out.counters)} clones x {cold} sub-page-written pages + {spans} spans of 2 "
+        f"partial pages: {c['rmw_reads']} reads each ({c['host_hits']} host, "
+        f"{c['disk_reads']} disk)")
+    return Measurement(expected, c["rmw_reads"], note, passed=not wrong)
+
+
 # ---------------------------------------------------------------- conservation
 
 
@@ -506,6 +545,9 @@ def _registry() -> dict[str, Check]:
     for point, clone, policy, copies in sharing:
         checks.append(Check("sharing", point, "verify/sharing.yaml", _sharing, 0.0, quick=True,
                             params=dict(clone=clone, policy=policy, copies=copies)))
+    for policy in ("none", "host-cache", "tmem", "dedup"):
+        checks.append(Check("rmw", f"subpage-{policy}", "verify/sharing.yaml", _rmw, 0.0,
+                            quick=True, params=dict(policy=policy, pages=300, spans=40)))
     # the library's scenarios, plus one of ours that keeps a tmem pool busy (the short library
     # runs barely fill a guest cache, so they put little or nothing)
     library = [f"{name}.yaml" for name in _library_names()] + ["verify/exclusive.yaml"]
@@ -527,7 +569,8 @@ def _registry() -> dict[str, Check]:
 CHECKS: dict[str, Check] = _registry()
 """Every check by name ("family/point"); `quick` marks the quick set."""
 
-FAMILIES = ("irm", "peer", "exclusive", "queue", "sharing", "conservation", "engine", "curve")
+FAMILIES = ("irm", "peer", "exclusive", "queue", "sharing", "rmw", "conservation", "engine",
+            "curve")
 
 
 def select(quick: bool = True, only: Iterable[str] | None = None,

@@ -16,7 +16,7 @@ from ..images import PAGE_BITS
 from ..metrics import LatencyHistogram
 from ..policies.base import Policy
 from ..units import PAGE_SIZE
-from ..workloads.base import OP_ANON_WRITE
+from ..workloads.base import OP_ANON_WRITE, OP_WRITE_PARTIAL
 from .clock import At, next_event_time
 
 ORDER_FLUSH = 0
@@ -192,8 +192,8 @@ class Guest:
                     break
                 op = ops[i]
                 others += 1
-                if op == 1:
-                    end = self._write(t, pages[i], th.dups[i])
+                if op == 1 or op == OP_WRITE_PARTIAL:
+                    end = self._write(t, pages[i], th.dups[i], partial=op == OP_WRITE_PARTIAL)
                 elif op == 2:
                     end = self._truncate(t, pages[i])
                 else:
@@ -347,28 +347,42 @@ class Guest:
         return self.hv_evicted(self.index, vpage, loc, data)
 
     def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False,
-               io_at: float | None = None) -> float:
-        """A full-page write: into the page cache, dirty (or through to the host if sync).
+               io_at: float | None = None, partial: bool = False) -> float:
+        """A write into the page cache, dirty (or through to the host if sync).
 
         flushed: the host has just dropped every copy of the page (a truncate's object flush).
         io_at: when the I/O it causes reaches the host, if not at t (see _truncate).
+        partial: the write covers part of the page: a page not cached is read first, through
+        the policy (read-modify-write, as Linux does; a whole-page write reads nothing). The
+        page enters the cache at once and the write ends when the read has arrived (README,
+        Simplifications).
         """
         c = self.counters
         c.writes += 1
         io = t if io_at is None else io_at
+        ready = t
+        read_first = partial and vpage not in self.cached
+        if read_first:  # a read miss: counted in reads, and in rmw_reads
+            c.reads += 1
+            c.rmw_reads += 1
+            written = self.latest.get(vpage, 0)
+            ready, data = self.hv_read(self.index, vpage, self.gdisk.location(vpage, written != 0),
+                                       io)
+            if data != written:
+                c.stale_reads += 1
         serial = self.contents.new_write(self.index, vpage, pooled)
         was_written = vpage in self.latest
         self.latest[vpage] = serial
         cost = 0.0
         cache = self.cache
         if not cache.get(vpage):
-            if not flushed:  # the host may hold an older copy of a page not read first
-                cost = self.hv.invalidate(
+            if not flushed and not read_first:  # the host may hold an older copy of a page
+                cost = self.hv.invalidate(  # not read first
                     self.index, [(vpage, self.gdisk.location(vpage, was_written))])
             victim = cache.insert(vpage)
             if victim is not None:
                 cost += self._evict(io, victim[0])
-        end = t + self.hit_cost + cost
+        end = (ready if ready > t else t) + self.hit_cost + cost
         if self.sync:
             c.sync_writes += 1
             self.dirty.pop(vpage, None)

@@ -20,6 +20,9 @@ OP_WRITE = 1
 OP_TRUNCATE = 2  # drop and recreate the file holding the page (file = page // file_pages)
 OP_ANON_READ = 3  # touch an anonymous page (page = its index in the anonymous working set)
 OP_ANON_WRITE = 4
+# a write covering part of a page (a trace's unaligned or short request): the guest reads the
+# page first when it is not cached (read-modify-write), as Linux does
+OP_WRITE_PARTIAL = 5
 
 CHUNK = 1 << 16
 

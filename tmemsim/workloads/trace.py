@@ -16,7 +16,15 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..errors import TraceError
 from ..fields import DurationOrZero, Pages
-from .base import CHUNK, PageSampler, RequestStream, WorkloadBase, as_list
+from .base import (
+    CHUNK,
+    OP_WRITE,
+    OP_WRITE_PARTIAL,
+    PageSampler,
+    RequestStream,
+    WorkloadBase,
+    as_list,
+)
 from .traces import FORMATS, OptionError, read_trace
 
 # what reading a file found in this process, by (question, file identity, reading options):
@@ -282,6 +290,9 @@ class TraceSampler(PageSampler):
         a, b = self._pos, min(self._pos + n, len(chunk))
         self._pos = b
         self._ops, self._times = chunk.op[a:b], chunk.time_s[a:b]
+        if chunk.partial is not None:  # a write of part of a page reads it first if uncached
+            ops = self._ops
+            self._ops = np.where((ops == OP_WRITE) & chunk.partial[a:b], OP_WRITE_PARTIAL, ops)
         pages = self._place(chunk.page[a:b])
         self._served += b - a
         return pages

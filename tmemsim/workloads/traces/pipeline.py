@@ -22,25 +22,33 @@ def concat(chunks: list[TraceChunk]) -> TraceChunk:
     if len(chunks) == 1:
         return chunks[0]
     content = None if chunks[0].content is None else np.concatenate([c.content for c in chunks])
+    partial = None
+    if any(c.partial is not None for c in chunks):
+        partial = np.concatenate([np.zeros(len(c), bool) if c.partial is None else c.partial
+                                  for c in chunks])
     return TraceChunk(
         np.concatenate([c.time_s for c in chunks]), np.concatenate([c.op for c in chunks]),
         np.concatenate([c.page for c in chunks]), np.concatenate([c.volume for c in chunks]),
-        content,
+        content, partial,
     )
 
 
 def cut(chunk: TraceChunk, start: int, stop: int) -> TraceChunk:
     """Rows start..stop-1 of chunk."""
     content = None if chunk.content is None else chunk.content[start:stop]
+    partial = None if chunk.partial is None else chunk.partial[start:stop]
     return TraceChunk(chunk.time_s[start:stop], chunk.op[start:stop], chunk.page[start:stop],
-                      chunk.volume[start:stop], content)
+                      chunk.volume[start:stop], content, partial)
 
 
 def expand(records: Records, time_s: np.ndarray) -> Iterator[TraceChunk]:
     """One row per page, at most MAX_EXPAND rows at a time (bar single-record pieces)."""
     n = records.npages
     if len(n) == 0 or n.max() == 1:  # every record is one page: nothing to split
-        yield TraceChunk(time_s, records.op, records.first_page, records.volume, records.content)
+        partial = None if records.head_partial is None else (
+            records.head_partial | records.tail_partial)
+        yield TraceChunk(time_s, records.op, records.first_page, records.volume, records.content,
+                         partial)
         return
     ends = np.cumsum(n)
     i = 0
@@ -62,8 +70,12 @@ def expand(records: Records, time_s: np.ndarray) -> Iterator[TraceChunk]:
 
 def _rows(records: Records, time_s: np.ndarray, rec: np.ndarray, within: np.ndarray):
     content = None if records.content is None else records.content[rec]
+    partial = None
+    if records.head_partial is not None:  # the first and last page of a request may be parts
+        partial = (within == 0) & records.head_partial[rec] | \
+            (within == records.npages[rec] - 1) & records.tail_partial[rec]
     return TraceChunk(time_s[rec], records.op[rec], records.first_page[rec] + within,
-                      records.volume[rec], content)
+                      records.volume[rec], content, partial)
 
 
 def kept(blocks: Iterator[Records], volume: int | None,
