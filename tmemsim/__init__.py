@@ -1,21 +1,39 @@
 """tmemsim: transcendent memory vs transparent host caching vs dedup, simulated.
 
 Public API: load_scenario, simulate, compare, curve, read_results, read_curves (see api.py).
+The names are loaded on first use (PEP 562), so that `import tmemsim.cli` or
+`import tmemsim.scenario` does not pay for pandas, pyarrow and SimPy: `tmemsim validate` and
+every refusal of bad input answer at once.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .api import (  # noqa: E402
-    Comparison,
-    Curves,
-    Result,
-    compare,
-    curve,
-    load_scenario,
-    read_curves,
-    read_results,
-    simulate,
-)
+_PUBLIC = {  # name -> the module that defines it
+    "Comparison": "tmemsim.api",
+    "Curves": "tmemsim.api",
+    "Result": "tmemsim.api",
+    "compare": "tmemsim.api",
+    "curve": "tmemsim.api",
+    "load_scenario": "tmemsim.api",
+    "read_curves": "tmemsim.api",
+    "read_results": "tmemsim.api",
+    "simulate": "tmemsim.api",
+}
 
-__all__ = ["Comparison", "Curves", "Result", "__version__", "compare", "curve", "load_scenario",
-           "read_curves", "read_results", "simulate"]
+__all__ = ["__version__", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # once found, an ordinary attribute
+        return value
+    raise AttributeError(f"module 'tmemsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_PUBLIC})
