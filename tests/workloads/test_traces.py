@@ -660,3 +660,18 @@ def test_oracle_large_ids_leave_room_for_the_object(tmp_path):
     pages = read_all(tmp_path / "t.bin", "oracle").page
     assert (pages >= 0).all() and pages.tolist()[1:3] == [pages[0] + 1, pages[0] + 2]
     assert pages.tolist()[3] == 7
+
+
+# Which pages a request covers in part -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset,size,partial", [
+    (0, 4096, [False]), (4096, 8192, [False, False]), (0, 100, [True]), (512, 1024, [True]),
+    (2048, 8192, [True, False, True]), (512, 4096, [True, True]), (0, 6144, [False, True]),
+    (1024, 3072, [True]), (0, 0, [True]),
+])
+def test_partial_pages(tmp_path, offset, size, partial):
+    write_msr(tmp_path / "t.csv", [(0.0, 1, offset, size, 0), (1.0, 1, 0, 4096, 0)])
+    for chunk_pages in (1, 100):
+        chunk = read_all(tmp_path / "t.csv", "msr", chunk_pages=chunk_pages)
+        assert chunk.partial.tolist() == [*partial, False]
