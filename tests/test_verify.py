@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tmemsim import verify
+from tmemsim.infra.atomic import OutputError, kind_of
 from tmemsim.library import LibraryMissing, scenario_path
 from tmemsim.verify import CHECKS, COLUMNS, Check, Measurement, run_checks, save, select
 
@@ -119,12 +120,33 @@ def test_registry_points_at_existing_scenarios():
 def test_save_writes_the_table_and_one_figure_per_family(quick_table, tmp_path):
     written = save(quick_table, tmp_path / "out")
     names = sorted(p.name for p in written)
-    assert names == sorted(["verify.csv"] + [f"verify-{f}.png" for f in verify.FAMILIES])
+    assert names == sorted(["meta.json", "verify.csv"]
+                           + [f"verify-{f}.png" for f in verify.FAMILIES])
     for path in written:
         assert path.stat().st_size > 0
     back = pd.read_csv(tmp_path / "out" / "verify.csv")
     assert list(back.columns) == COLUMNS
     assert back["check"].tolist() == quick_table["check"].tolist()
+
+
+def test_save_claims_its_directory(tmp_path):
+    """--out is a directory of tmemsim's own: a user's files are never written over."""
+    table = pd.DataFrame(columns=COLUMNS)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "verify.csv").write_text("my own table\n")
+    with pytest.raises(OutputError, match="exists"):
+        save(table, mine)
+    with pytest.raises(OutputError):
+        save(table, mine, force=True)  # not tmemsim's: not even with force
+    assert (mine / "verify.csv").read_text() == "my own table\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["verify.csv"]  # nothing left behind
+    out = tmp_path / "out"
+    save(table, out)
+    with pytest.raises(OutputError, match="--force"):
+        save(table, out)
+    save(table, out, force=True)  # tmemsim's own: replaced
+    assert kind_of(out) == "verify"
 
 
 def test_jobs_give_the_same_table():

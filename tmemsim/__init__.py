@@ -1,6 +1,7 @@
 """tmemsim: transcendent memory vs transparent host caching vs dedup, simulated.
 
-Public API: load_scenario, simulate, compare, curve, read_results, read_curves (see api.py).
+Public API: load_scenario, simulate, compare, curve, read_results, read_curves (see api.py
+and analysis/curves/public.py).
 The names are loaded on first use (PEP 562), so that `import tmemsim.cli` or
 `import tmemsim.scenario` does not pay for pandas, pyarrow and SimPy: `tmemsim validate` and
 every refusal of bad input answer at once.
@@ -14,12 +15,12 @@ __version__ = "0.1.0"
 
 _PUBLIC = {  # name -> the module that defines it
     "Comparison": "tmemsim.api",
-    "Curves": "tmemsim.api",
+    "Curves": "tmemsim.analysis.curves",
     "Result": "tmemsim.api",
     "compare": "tmemsim.api",
-    "curve": "tmemsim.api",
+    "curve": "tmemsim.analysis.curves.public",
     "load_scenario": "tmemsim.api",
-    "read_curves": "tmemsim.api",
+    "read_curves": "tmemsim.analysis.curves",
     "read_results": "tmemsim.api",
     "simulate": "tmemsim.api",
 }

@@ -63,7 +63,7 @@ def _load(scenario, overrides, seed):
     items = list(overrides)
     if seed is not None:
         items.append(f"seed={seed}")
-    from .yamlmap import read_document
+    from .scenario.yamlmap import read_document
 
     document = read_document(scenario)  # hostile or broken YAML refused before the models load
     from .scenario import load_scenario
@@ -109,7 +109,7 @@ def main():
 def validate(scenario, overrides, seed, debug):
     """Check a scenario file and say what it describes."""
     s = _load(scenario, overrides, seed)
-    from .sizing import estimate, spoken, total
+    from .scenario.sizing import estimate, spoken, total
 
     guests = s.expanded_guests()
     click.echo(f"{scenario}: ok — {len(guests)} guest(s), {len(s.disks)} disk(s), policies "
@@ -267,19 +267,22 @@ def regress(baseline, scenario_dir, only, update, jobs, debug):
 @main.command()
 @click.option("--quick", is_flag=True, help="The reduced set CI runs (under a minute).")
 @click.option("--only", multiple=True, help="Checks by name, family or pattern (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False), help="Write verify.csv and figures.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="A directory for verify.csv and figures.")
+@click.option("--force", is_flag=True, help="Replace an existing verify directory.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handles_errors
-def verify(quick, only, out, jobs, quiet, debug):
+def verify(quick, only, out, force, jobs, quiet, debug):
     """Check the model against theory and libCacheSim; exit 1 if any check fails."""
     from rich.table import Table
 
     from .verify import run_checks, save
 
-    with policy_progress(quiet) as progress:
+    with _staged_out(out, force, None) as target, policy_progress(quiet) as progress:
         table = run_checks(quick=quick, only=list(only) or None, progress=progress, jobs=jobs)
+        files = save(table, target) if out else []
     shown = Table(title="tmemsim verify" + (" --quick" if quick else ""))
     for col in ("family", "check", "expected", "simulated", "error", "tolerance", "passed"):
         shown.add_column(col, justify="left" if col in ("family", "check") else "right")
@@ -289,7 +292,6 @@ def verify(quick, only, out, jobs, quiet, debug):
                       f"{row.error:+.3g}", f"{row.tolerance:.3g}", verdict)
     _print(shown)
     if out:
-        files = save(table, out)
         click.echo(f"{len(files)} files in {out}")
     failed = table[table["passed"] == False]  # noqa: E712 - None means skipped
     skipped = table["passed"].isna().sum()
@@ -354,13 +356,15 @@ def curve(scenario, overrides, seed, debug, axis, points, value_range, sample, c
     """Hit-ratio curves of every policy along one axis, in one pass over the requests."""
     with _staged_out(out, force, scenario) as target:  # before the models load: at once
         s = _load(scenario, overrides, seed)
-        from . import api  # here, not at the top: validation and refusals stay light
+        # here, not at the top: validation and refusals stay light
+        from .analysis.curves.public import curve as scenario_curve
 
         try:
             with policy_progress(quiet) as progress:
-                result = api.curve(s, axis=axis, points=points, value_range=value_range,
-                                   sample=sample, policies=policies, check_points=check_points,
-                                   command=_command_line(), progress=progress)
+                result = scenario_curve(s, axis=axis, points=points, value_range=value_range,
+                                        sample=sample, policies=policies,
+                                        check_points=check_points, command=_command_line(),
+                                        progress=progress)
         except ScenarioError as exc:
             if exc.path and not exc.file:  # a refusal about the scenario: say which file
                 exc.file = scenario
@@ -396,9 +400,9 @@ def _staged_out(out, force, scenario):
     that may not or cannot be written fails at once); nothing without --out."""
     if not out:
         return nullcontext()
-    from .outdir import stage
+    from .infra.atomic import stage
 
-    return stage(out, force=force, protect=[scenario])
+    return stage(out, force=force, protect=[scenario] if scenario else [])
 
 
 if __name__ == "__main__":  # pragma: no cover

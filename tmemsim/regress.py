@@ -13,6 +13,8 @@ import pandas as pd
 
 from .api import compare
 from .errors import ScenarioError
+from .infra import dotted
+from .infra.atomic import write_atomic
 from .scenario import load_scenario
 
 KEYS = ["scenario", "policy", "guest"]
@@ -21,22 +23,10 @@ COUNTS = ["disk_reads", "double_cached_pages"]
 TOLERANCE = 1e-9
 
 
-def _flatten(block: dict, prefix: str = "") -> list[str]:
-    """{guests: {0: {memory: 1GiB}}} -> ["guests.0.memory=1GiB"]."""
-    items = []
-    for key, value in block.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            items += _flatten(value, path + ".")
-        else:
-            items.append(f"{path}={value}")
-    return items
-
-
 def regress_overrides(path: Path) -> list[str]:
     """The overrides of a scenario's `regress:` block (empty if it has none)."""
     block = load_scenario(path).regress or {}
-    return _flatten(block)
+    return [f"{k}={v}" for k, v in dotted.flatten(block).items()]
 
 
 def current_rows(path: Path, jobs: int | None = None) -> pd.DataFrame:
@@ -97,7 +87,5 @@ def regress(baseline_path, scenario_dir="scenarios", only=None, update=False,
     if update:
         kept = baseline[~baseline["scenario"].isin(names)]
         new = pd.concat([kept, current], ignore_index=True) if len(kept) else current
-        tmp = baseline_path.with_suffix(".csv.tmp")
-        new.to_csv(tmp, index=False, float_format="%.17g")
-        tmp.replace(baseline_path)
+        write_atomic(baseline_path, lambda tmp: new.to_csv(tmp, index=False, float_format="%.17g"))
     return current, moved

@@ -32,7 +32,9 @@ says so (LibraryMissing) instead of failing every check.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib.util
+import json
 import math
 import os
 import tempfile
@@ -48,6 +50,8 @@ import pandas as pd
 from .api import select_policies
 from .caches import make_cache
 from .errors import OptionError, ScenarioError, check_jobs
+from .infra.atomic import Staged, marked, stage
+from .infra.parallel import run_many
 from .library import LibraryMissing, bundled_scenarios, library_dir, scenario_path
 from .model import World
 from .scenario import load_scenario
@@ -611,21 +615,7 @@ def run_checks(quick: bool = True, only: list[str] | None = None, progress=None,
     check_jobs(jobs)
     selected = select(quick, only, checks)
     _require_scenarios(selected)
-    found: dict[int, tuple[list[Measurement], float]] = {}
-    if jobs <= 1 or len(selected) <= 1:
-        for i, check in enumerate(selected):
-            found[i] = _execute(check, quick)
-            if progress is not None:
-                progress(len(found), len(selected))
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=min(jobs, len(selected))) as pool:
-            futures = {pool.submit(_execute, check, quick): i for i, check in enumerate(selected)}
-            for future in as_completed(futures):
-                found[futures[future]] = future.result()
-                if progress is not None:
-                    progress(len(found), len(selected))
+    found = run_many(functools.partial(_execute, quick=quick), selected, jobs, progress)
     rows = []
     for i, check in enumerate(selected):
         measurements, seconds = found[i]
@@ -672,21 +662,26 @@ def _row(check: Check, m: Measurement, seconds: float) -> dict:
 # ---------------------------------------------------------------- figures and files
 
 
-def save(table: pd.DataFrame, out_dir, checks: Mapping[str, Check] | None = None) -> list[Path]:
-    """Write verify.csv and one PNG per family (simulated against theory) into out_dir.
+def save(table: pd.DataFrame, out_dir, checks: Mapping[str, Check] | None = None, *,
+         force: bool = False) -> list[Path]:
+    """Write verify.csv, meta.json and one PNG per family (simulated against theory) into
+    out_dir, a directory of its own built whole and renamed into place (infra.atomic): an
+    existing one is replaced only with force, and only if tmemsim wrote it or it is empty.
 
+    out_dir may be a target staged by infra.atomic.stage() (the CLI stages it before running).
     `checks` is the registry the table was run with, if not CHECKS (figures read the checks'
     parameters: cache sizes, loads)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "verify.csv"
-    table.to_csv(csv, index=False)
-    written = [csv]
-    for family, fig in figures(table, checks).items():
-        path = out / f"verify-{family}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        written.append(path)
-    return written
+    staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
+    with staged:
+        build = staged.build
+        (build / "meta.json").write_text(json.dumps(marked({}, "verify")) + "\n")
+        table.to_csv(build / "verify.csv", index=False)
+        names = ["meta.json", "verify.csv"]
+        for family, fig in figures(table, checks).items():
+            fig.savefig(build / f"verify-{family}.png", dpi=110, bbox_inches="tight")
+            names.append(f"verify-{family}.png")
+        out = staged.commit()
+    return [out / name for name in names]
 
 
 def figures(table: pd.DataFrame, checks: Mapping[str, Check] | None = None) -> dict:
