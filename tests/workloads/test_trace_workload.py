@@ -18,7 +18,7 @@ import yaml
 import tmemsim
 from tmemsim.errors import ScenarioError, TraceError
 from tmemsim.scenario import load_scenario, resolved_yaml
-from tmemsim.workloads import WORKLOADS, traces
+from tmemsim.workloads import OP_WRITE_PARTIAL, WORKLOADS, traces
 from tmemsim.workloads.trace import backward_note
 from tmemsim.workloads.traces import READ, WRITE, write_blkparse, write_msr, write_oracle_general
 
@@ -117,7 +117,7 @@ def test_ops_and_pages_come_from_the_trace(tmp_path):
     write_msr(tmp_path / "t.csv", rows)
     ops, pages, gaps = stream_of({"kind": "trace", "format": "msr",
                                   "path": str(tmp_path / "t.csv")})
-    assert ops.tolist() == [0, 0, 1, 0]
+    assert ops.tolist() == [0, 0, OP_WRITE_PARTIAL, 0]  # 200 bytes: a write of part of page 3
     assert pages.tolist() == [0, 1, 3, 10]
     assert gaps == pytest.approx([0.0, 0.1, 0.1, 0.0])
 

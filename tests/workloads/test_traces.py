@@ -668,7 +668,7 @@ def test_oracle_large_ids_leave_room_for_the_object(tmp_path):
 @pytest.mark.parametrize("offset,size,partial", [
     (0, 4096, [False]), (4096, 8192, [False, False]), (0, 100, [True]), (512, 1024, [True]),
     (2048, 8192, [True, False, True]), (512, 4096, [True, True]), (0, 6144, [False, True]),
-    (1024, 3072, [True]), (0, 0, [True]),
+    (1024, 3072, [True]), (0, 0, [False]), (512, 0, [True]),  # size 0: "one page"
 ])
 def test_partial_pages(tmp_path, offset, size, partial):
     write_msr(tmp_path / "t.csv", [(0.0, 1, offset, size, 0), (1.0, 1, 0, 4096, 0)])

@@ -82,7 +82,7 @@ def records(time, time_scale, op, offset, size, volume, content=None, first_time
             dropped=0) -> Records:
     """Records from byte extents: a request covers pages offset//4096 .. (offset+size-1)//4096,
     the first only in part unless it starts on a page boundary and spans a page or more, the
-    last only in part unless it ends on a page boundary."""
+    last only in part unless it ends on a page boundary (a size of 0 is one whole page)."""
     offset = np.asarray(offset, dtype=np.int64)
     size = np.asarray(size, dtype=np.int64)
     first = offset // PAGE_SIZE
@@ -97,6 +97,7 @@ def records(time, time_scale, op, offset, size, volume, content=None, first_time
         content=None if content is None else np.asarray(content, dtype=np.int64),
         first_time=first_time,
         dropped=dropped,
-        head_partial=(offset % PAGE_SIZE != 0) | (size < PAGE_SIZE),
-        tail_partial=(offset + size) % PAGE_SIZE != 0,
+        # a size of 0 is a format's "one page" (a CSV without sizes): a whole one
+        head_partial=(offset % PAGE_SIZE != 0) | ((size > 0) & (size < PAGE_SIZE)),
+        tail_partial=(size > 0) & ((offset + size) % PAGE_SIZE != 0),
     )
