@@ -337,13 +337,21 @@ def _write_data_files(doc: str, folder: Path) -> None:
 
 def _write_binary_trace(workload: dict, folder: Path) -> None:
     """A binary trace has no text sample: two oracleGeneral records (u32 time, u64 obj_id,
-    u32 size, i64 next_access), as the page describes them."""
+    u32 size, i64 next_access) or two vscsi version 1 records, as the page describes them."""
     path = folder / workload["path"]
-    if workload.get("format") == "oracle" and not path.exists():
+    if workload.get("format") in ("oracle", "oracleGeneral") and not path.exists():
         records = np.zeros(2, dtype=[("time", "<u4"), ("obj_id", "<u8"), ("size", "<u4"),
                                      ("next_access", "<i8")])
         records["time"], records["obj_id"], records["size"] = [0, 1], [17, 4096 * 9], 4096
         records["next_access"] = -1
+        path.write_bytes(records.tobytes())
+    if workload.get("format") == "vscsi" and not path.exists():
+        # version 1: u32 sn, u32 len, u32 nSG, u16 cmd, u16 ver, u64 lbn, u64 ts
+        records = np.zeros(2, dtype=[("sn", "<u4"), ("len", "<u4"), ("nSG", "<u4"),
+                                     ("cmd", "<u2"), ("ver", "<u2"), ("lbn", "<u8"),
+                                     ("ts", "<u8")])
+        records["cmd"], records["ver"] = [0x28, 0x2A], 1 << 8
+        records["len"], records["lbn"], records["ts"] = [6656, 512], [17, 4096], [0, 10**6]
         path.write_bytes(records.tobytes())
 
 

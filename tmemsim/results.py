@@ -27,9 +27,10 @@ SUMMARY_COLUMNS = [
     "tmem_flushes", "tmem_evictions", "frontswap_stores", "frontswap_loads", "swap_disk_io",
     "stale_reads",
 ]
+# rmw_reads: the reads (counted in reads) that sub-page writes to uncached pages did first
 EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_rejected",
-                 "fairness_jain"]
-_COUNTS = ["requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
+                 "fairness_jain", "rmw_reads"]
+_COUNTS = ["requests", "reads", "rmw_reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
            "swap_disk_io", "stale_reads"]
 
 

@@ -730,3 +730,41 @@ def test_sync_writes_queue_on_a_busy_disk():
     assert disk["writes"] == 3
     # three writes 1 us apart on a one-channel 1 ms disk: they wait ~0, 1 and 2 ms
     assert disk["waiting"] == pytest.approx(3e-3 - 3e-6, rel=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# read-modify-write of sub-page writes
+
+
+def _subpage_trace(path) -> None:
+    """Trace rows with mostly unaligned sub-page and multi-page requests, 60% writes."""
+    from tmemsim.workloads.traces import READ, WRITE, write_msr
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    t = np.cumsum(rng.integers(1, 400, n)) * 1e-6
+    rows = [(float(a), WRITE if w else READ, int(p) * 4096 + int(o), int(s), 0)
+            for a, w, p, o, s in zip(t, rng.random(n) < 0.6, rng.zipf(1.2, n) % 12000,
+                                     rng.integers(0, 8, n) * 512,
+                                     rng.choice([512, 3584, 4096, 12288, 65536], n),
+                                     strict=True)]
+    write_msr(path, rows)
+
+
+@pytest.mark.parametrize("policy", ["none", "host-cache", "tmem", "dedup"])
+def test_batched_equals_unbatched_with_subpage_writes(tmp_path, policy):
+    _subpage_trace(tmp_path / "t.csv")
+    w = {"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv")}
+    d = scenario(images={"base": {"size": "64MiB"}}, policies=[policy], duration="2s",
+                 guests=[guest("c", count=3, memory="6MiB", disk={"image": "base", "clone": "cow"},
+                               dirty_expire="50ms", writeback_interval="20ms", workload=w)])
+    batched = simulate(d, engine="batched")
+    unbatched = simulate(d, engine="unbatched")
+    pd.testing.assert_frame_equal(batched.summary, unbatched.summary)
+    pd.testing.assert_frame_equal(batched.timeseries, unbatched.timeseries)
+    row = batched.row()
+    assert row.rmw_reads > 1000 and row.reads > row.rmw_reads
+    assert row.guest_hits + row.host_hits + row.disk_reads == row.reads
+    assert row.stale_reads == 0
+    checked = simulate(d, check=True).row()  # the coherence oracle after every request
+    assert checked.rmw_reads == row.rmw_reads

@@ -18,7 +18,7 @@ import yaml
 import tmemsim
 from tmemsim.errors import ScenarioError, TraceError
 from tmemsim.scenario import load_scenario, resolved_yaml
-from tmemsim.workloads import WORKLOADS, traces
+from tmemsim.workloads import OP_WRITE_PARTIAL, WORKLOADS, traces
 from tmemsim.workloads.trace import backward_note
 from tmemsim.workloads.traces import READ, WRITE, write_blkparse, write_msr, write_oracle_general
 
@@ -77,7 +77,10 @@ def test_replay_matches_libcachesim_lru(tmp_path, capacity):
     rng = np.random.default_rng(7)
     ids = (rng.zipf(1.2, 30_000) % 3000 + 1).astype(np.uint64)
     path = tmp_path / "t.oracleGeneral"
-    write_oracle_general(path, ids)
+    # Matching settings on both sides: every object is 4 KiB, so an object is one page to
+    # tmemsim (which reads obj_size) and one 4 KiB object to libCacheSim (which does too); its
+    # LRU holds capacity x 4 KiB bytes, the guest's cache capacity pages.
+    write_oracle_general(path, ids, size=PAGE)
     reader = lcs.TraceReader(str(path), lcs.TraceType.ORACLE_GENERAL_TRACE)
     miss_ratio, _ = lcs.LRU(PAGE * capacity).process_trace(reader)
     row = guest_row(run({"kind": "trace", "format": "oracle", "path": str(path),
@@ -114,7 +117,7 @@ def test_ops_and_pages_come_from_the_trace(tmp_path):
     write_msr(tmp_path / "t.csv", rows)
     ops, pages, gaps = stream_of({"kind": "trace", "format": "msr",
                                   "path": str(tmp_path / "t.csv")})
-    assert ops.tolist() == [0, 0, 1, 0]
+    assert ops.tolist() == [0, 0, OP_WRITE_PARTIAL, 0]  # 200 bytes: a write of part of page 3
     assert pages.tolist() == [0, 1, 3, 10]
     assert gaps == pytest.approx([0.0, 0.1, 0.1, 0.0])
 
@@ -351,3 +354,109 @@ def test_shipped_trace_scenario_runs(monkeypatch):
                       overrides={"policies": "[none]", "duration": "5s", "warmup": 0})
     row = tmemsim.simulate(s).row(guest="ALL")
     assert row.requests > 1000 and row.writes > 0
+
+
+# Start offsets, clones spread over one trace, time shifts --------------------------------------
+
+
+def one_page_rows(n: int):
+    """n one-page reads of pages 0..n-1, one a second."""
+    return [(float(i), READ, i * PAGE, PAGE, 0) for i in range(n)]
+
+
+def rotated_stream(workload: dict):
+    spec = WORKLOADS["trace"].model_validate(workload)
+    ops, pages, gaps = stream_all(spec)
+    return pages.tolist(), gaps.tolist()
+
+
+def stream_all(spec):
+    stream = spec.stream(np.random.SeedSequence(1))
+    ops, pages, gaps = [], [], []
+    while True:
+        o, p, g, _ = stream.next_chunk(7)
+        if not p:
+            return np.array(ops), np.array(pages), np.array(gaps)
+        ops, pages, gaps = ops + o, pages + p, gaps + g
+
+
+@pytest.mark.parametrize("start,first", [(3, 3), (0.5, 5), (13, 3), (0, 0)])
+def test_start_rotates_the_trace(tmp_path, start, first):
+    write_msr(tmp_path / "t.csv", one_page_rows(10))
+    pages, gaps = rotated_stream({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                             "start": start})
+    assert pages == [(first + i) % 10 for i in range(10)]
+    # a loop of the trace's span (9 s) and one mean gap (1 s): every gap stays 1 s
+    assert gaps == [1.0] * 9 + [0.0]
+
+
+def test_start_counts_records_not_pages(tmp_path):
+    rows = [(float(i), READ, i * 4 * PAGE, 4 * PAGE, 0) for i in range(4)]  # 4 pages each
+    write_msr(tmp_path / "t.csv", rows)
+    pages, _ = rotated_stream({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                          "start": 0.25})
+    assert pages == [*range(4, 16), *range(0, 4)]
+
+
+@pytest.mark.parametrize("start", [1.0, -1, 1.5])
+def test_start_out_of_range_is_an_error(tmp_path, start):
+    write_msr(tmp_path / "t.csv", one_page_rows(10))
+    with pytest.raises(ValueError, match="start is a record index"):
+        WORKLOADS["trace"].model_validate({"kind": "trace", "format": "msr",
+                                           "path": str(tmp_path / "t.csv"), "start": start})
+
+
+def clones(tmp_path, **workload) -> list[list[int]]:
+    """The pages each of four clones replaying one 12-record trace asks for."""
+    write_msr(tmp_path / "t.csv", one_page_rows(12))
+    d = scenario({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                  **workload})
+    d["guests"][0]["count"] = 4
+    s = load_scenario(d)
+    return [stream_all(g.workload)[1].tolist() for _, g in s.expanded_guests()]
+
+
+def test_clones_spread_over_the_trace_by_default(tmp_path):
+    got = clones(tmp_path)
+    assert [pages[0] for pages in got] == [0, 3, 6, 9]
+    assert all(sorted(pages) == list(range(12)) for pages in got)
+    assert [pages[0] for pages in clones(tmp_path, start=2)] == [2, 5, 8, 11]
+    assert [pages[0] for pages in clones(tmp_path, start=0.5)] == [6, 9, 0, 3]
+
+
+def test_clones_in_lockstep_when_asked(tmp_path):
+    got = clones(tmp_path, spread=False, start=4)
+    assert got == [[(4 + i) % 12 for i in range(12)]] * 4
+
+
+def test_spread_clones_share_less_than_lockstep_ones(tmp_path):
+    """Lockstep clones find every page a sibling has just read in the host cache."""
+    write_msr(tmp_path / "t.csv", random_rows(3000))
+    rows = {}
+    for spread in (True, False):
+        d = scenario({"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv"),
+                      "timing": "closed", "spread": spread}, memory=2 * 1024 * 1024,
+                     policies=["host-cache"], images={"base": {"size": "1GiB"}})
+        d["host"] = {"memory": "12MiB", "reserved": "0"}  # a pool of 4 MiB
+        d["guests"][0].update(count=4, disk={"image": "base", "clone": "cow"})
+        summary = tmemsim.simulate(load_scenario(d)).summary
+        rows[spread] = summary["host_hits"].sum() / summary["reads"].sum()
+    assert rows[True] < rows[False] / 2  # measured: 0.034 and 0.112
+
+
+def test_time_shift_delays_the_first_request(tmp_path):
+    write_msr(tmp_path / "t.csv", one_page_rows(10))
+    workload = {"kind": "trace", "format": "msr", "path": str(tmp_path / "t.csv")}
+    # the trace's 10 requests are one a second: 5.5 s see 6 of them, or 3 when 3 s late
+    for shift, requests in ((0, 6), ("3s", 3)):
+        d = scenario({**workload, "time_shift": shift}, duration="5.5s")
+        del d["requests"]
+        assert guest_row(tmemsim.simulate(load_scenario(d)).summary).requests == requests
+
+
+def test_time_shift_inside_a_phase_is_an_error(tmp_path):
+    write_msr(tmp_path / "t.csv", one_page_rows(10))
+    phase = {"duration": "1s", "workload": {"kind": "trace", "format": "msr",
+                                            "path": str(tmp_path / "t.csv"), "time_shift": "1s"}}
+    with pytest.raises(ScenarioError, match="time_shift applies to a guest's own workload"):
+        load_scenario(scenario({"kind": "phases", "phases": [phase]}))

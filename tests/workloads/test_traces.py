@@ -631,3 +631,47 @@ def test_streaming_memory_stays_bounded(tmp_path):
     base = _peak_rss_mib_reading(small, 300_000)
     peak = _peak_rss_mib_reading(big, 3_000_000)
     assert peak - base < 48, f"peak RSS {peak:.0f} MiB against {base:.0f} MiB for a tenth"
+
+
+# oracleGeneral object sizes --------------------------------------------------------------------
+
+
+def test_oracle_objects_span_the_pages_of_their_size(tmp_path):
+    # sizes 0 and 1..4096 are one page, 4097 two, 64 KiB sixteen
+    write_oracle_general(tmp_path / "t.bin", [10, 20, 30, 40, 50],
+                         size=[0, 1, 4096, 4097, 65536])
+    chunk = read_all(tmp_path / "t.bin", "oracle")
+    assert chunk.page.tolist() == [10, 20, 30, 40, 41, *range(50, 66)]
+    assert chunk.op.tolist() == [0] * 21  # reads
+
+
+def test_oracle_general_is_the_oracle_format(tmp_path):
+    path = tmp_path / "t.bin"
+    write_oracle_general(path, [3, 1 << 40], times=[4, 6], size=[8192, 100])
+    a, b = read_all(path, "oracle"), read_all(path, "oracleGeneral")
+    assert a.page.tolist() == b.page.tolist() == [3, 4, 1 << 40]
+    assert a.time_s.tolist() == b.time_s.tolist() == [0, 0, 2]
+
+
+def test_oracle_large_ids_leave_room_for_the_object(tmp_path):
+    # an id at the top of 63 bits folds down, so its object's pages stay non-negative int64
+    top = (1 << 63) - 1
+    write_oracle_general(tmp_path / "t.bin", [top, 7], size=[3 * 4096, 4096])
+    pages = read_all(tmp_path / "t.bin", "oracle").page
+    assert (pages >= 0).all() and pages.tolist()[1:3] == [pages[0] + 1, pages[0] + 2]
+    assert pages.tolist()[3] == 7
+
+
+# Which pages a request covers in part -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset,size,partial", [
+    (0, 4096, [False]), (4096, 8192, [False, False]), (0, 100, [True]), (512, 1024, [True]),
+    (2048, 8192, [True, False, True]), (512, 4096, [True, True]), (0, 6144, [False, True]),
+    (1024, 3072, [True]), (0, 0, [False]), (512, 0, [True]),  # size 0: "one page"
+])
+def test_partial_pages(tmp_path, offset, size, partial):
+    write_msr(tmp_path / "t.csv", [(0.0, 1, offset, size, 0), (1.0, 1, 0, 4096, 0)])
+    for chunk_pages in (1, 100):
+        chunk = read_all(tmp_path / "t.csv", "msr", chunk_pages=chunk_pages)
+        assert chunk.partial.tolist() == [*partial, False]

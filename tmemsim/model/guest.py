@@ -14,36 +14,21 @@ from collections import OrderedDict
 from ..caches import make_cache
 from ..images import PAGE_BITS
 from ..units import PAGE_SIZE
-from ..workloads.base import OP_ANON_WRITE, OP_TRUNCATE, OP_WRITE
+from ..workloads.base import OP_ANON_WRITE, OP_TRUNCATE, OP_WRITE, OP_WRITE_PARTIAL
+from .agenda import (
+    ORDER_BALLOON,
+    ORDER_CHURN,
+    ORDER_FLUSH,
+    ORDER_OPEN,
+    ORDER_PHASE,
+    ORDER_THREAD,
+    Thread,
+)
 from .anon import AnonMemory
 from .clock import At, next_event_time
 from .metrics import LatencyHistogram
 
-ORDER_FLUSH = 0
-ORDER_CHURN = 1
-ORDER_BALLOON = 2
-ORDER_PHASE = 3
-ORDER_THREAD = 16  # + thread index
-ORDER_OPEN = 1 << 40  # + request serial: each outstanding open-loop request has its own order
 INF = float("inf")
-
-
-class Thread:
-    """One closed-loop thread, or the open-loop arrival process, and its request stream."""
-
-    __slots__ = ("order", "stream", "ops", "pages", "gaps", "dups", "i", "n", "closed", "ended")
-
-    def __init__(self, order: int, stream, closed: bool):
-        self.order, self.stream, self.closed = order, stream, closed
-        self.ops = self.pages = self.gaps = self.dups = ()
-        self.i = self.n = 0
-        self.ended = False
-
-    def refill(self) -> bool:
-        self.ops, self.pages, self.gaps, self.dups = self.stream.next_chunk()
-        self.i, self.n = 0, len(self.ops)
-        self.ended = self.n == 0
-        return not self.ended
 
 
 class Guest:
@@ -77,9 +62,10 @@ class Guest:
         self.agenda: list = []
         closed = not spec.workload.open_loop()
         self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(config.streams)]
+        first = spec.workload.start_delay()  # a trace's time_shift
         for th in self.threads:
             if th.refill():
-                self.agenda.append((0.0, th.order, self._start, th))
+                self.agenda.append((first, th.order, self._start, th))
         self._schedule_background(config.churn_rng)
         heapq.heapify(self.agenda)
 
@@ -266,8 +252,8 @@ class Guest:
         """Request i of th's chunk, not a read: a write, a truncate or an anonymous touch.
         Returns when it ends, or None if it ends later, through the agenda."""
         op, page = th.ops[i], th.pages[i]
-        if op == OP_WRITE:
-            return self._write(t, page, th.dups[i])
+        if op == OP_WRITE or op == OP_WRITE_PARTIAL:
+            return self._write(t, page, th.dups[i], partial=op == OP_WRITE_PARTIAL)
         if op == OP_TRUNCATE:
             return self._truncate(t, page)
         return self.anon.touch(t, page, op == OP_ANON_WRITE, th, th.gaps[i], local, world)
@@ -365,28 +351,42 @@ class Guest:
         return self.hv_evicted(self.index, vpage, loc, data)
 
     def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False,
-               io_at: float | None = None) -> float:
-        """A full-page write: into the page cache, dirty (or through to the host if sync).
+               io_at: float | None = None, partial: bool = False) -> float:
+        """A write into the page cache, dirty (or through to the host if sync).
 
         flushed: the host has just dropped every copy of the page (a truncate's object flush).
         io_at: when the I/O it causes reaches the host, if not at t (see _truncate).
+        partial: the write covers part of the page: a page not cached is read first, through
+        the policy (read-modify-write, as Linux does; a whole-page write reads nothing). The
+        page enters the cache at once and the write ends when the read has arrived (README,
+        Simplifications).
         """
         c = self.counters
         c.writes += 1
         io = t if io_at is None else io_at
+        ready = t
+        read_first = partial and vpage not in self.cached
+        if read_first:  # a read miss: counted in reads, and in rmw_reads
+            c.reads += 1
+            c.rmw_reads += 1
+            written = self.versions.get(vpage, 0)
+            ready, data = self.hv_read(self.index, vpage, self.gdisk.location(vpage, written != 0),
+                                       io)
+            if data != written:
+                c.stale_reads += 1
         serial = self.contents.new_write(self.index, vpage, pooled)
         was_written = vpage in self.versions
         self.versions[vpage] = serial
         cost = 0.0
         cache = self.cache
         if not cache.get(vpage):
-            if not flushed:  # the host may hold an older copy of a page not read first
-                cost = self.hv.invalidate(
+            if not flushed and not read_first:  # the host may hold an older copy of a page
+                cost = self.hv.invalidate(  # not read first
                     self.index, [(vpage, self.gdisk.location(vpage, was_written))])
             victim = cache.insert(vpage)
             if victim is not None:
                 cost += self.evict(io, victim[0])
-        end = t + self.hit_cost + cost
+        end = (ready if ready > t else t) + self.hit_cost + cost
         if self.sync:
             c.sync_writes += 1
             self.dirty.pop(vpage, None)

@@ -27,6 +27,7 @@ BAR_TITLES = {
     "peer": "Miss ratio: tmemsim guest cache vs libCacheSim (must be equal)",
     "exclusive": "Guest + tmem hits vs one LRU of the summed size (must be equal)",
     "sharing": "Disk reads of the base image vs sharing arithmetic (must be equal)",
+    "rmw": "Reads of pages written in part while cold: one each (must be equal)",
     "conservation": "Broken invariants per scenario and policy (must be 0)",
     "engine": "Requests measured in the duration (must equal the duration in s)",
     "curve": "One-pass curve against full runs (exact: hits; library: read hit ratio)",

@@ -43,7 +43,15 @@ class Scenario(Strict):
         return [policy_entry(e, i) for i, e in enumerate(entries)]
 
     def expanded_guests(self) -> list[tuple[str, Guest]]:
-        return [(name, g) for g in self.guests for name in g.names()]
+        """(name, spec) of every guest, clones apart: each clone's workload is its own (a
+        trace's clones start at different places of it)."""
+        out = []
+        for g in self.guests:
+            for i, name in enumerate(g.names()):
+                workload = g.workload.clone_of(i, g.count)
+                out.append((name, g if workload is g.workload else
+                            g.model_copy(update={"workload": workload})))
+        return out
 
     def pool_bytes(self) -> int:
         guests = sum(g.memory * g.count for g in self.guests)

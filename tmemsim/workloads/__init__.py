@@ -7,7 +7,14 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from .base import OP_READ, OP_TRUNCATE, OP_WRITE, RequestStream, WorkloadBase
+from .base import (
+    OP_READ,
+    OP_TRUNCATE,
+    OP_WRITE,
+    OP_WRITE_PARTIAL,
+    RequestStream,
+    WorkloadBase,
+)
 from .phases import Phase, Phases
 from .synthetic import Hotset, Loop, Mix, MixPart, Pattern, Scan, Script, Uniform, Zipf
 from .trace import Trace
@@ -37,4 +44,5 @@ Phase.model_rebuild(_types_namespace={
 })
 Phases.model_rebuild()
 
-__all__ = ["OP_READ", "OP_TRUNCATE", "OP_WRITE", "RequestStream", "WorkloadBase", "WORKLOADS"]
+__all__ = ["OP_READ", "OP_TRUNCATE", "OP_WRITE", "OP_WRITE_PARTIAL", "RequestStream",
+           "WorkloadBase", "WORKLOADS"]

@@ -20,6 +20,9 @@ OP_WRITE = 1
 OP_TRUNCATE = 2  # drop and recreate the file holding the page (file = page // file_pages)
 OP_ANON_READ = 3  # touch an anonymous page (page = its index in the anonymous working set)
 OP_ANON_WRITE = 4
+# a write covering part of a page (a trace's unaligned or short request): the guest reads the
+# page first when it is not cached (read-modify-write), as Linux does
+OP_WRITE_PARTIAL = 5
 
 CHUNK = 1 << 16
 
@@ -105,6 +108,14 @@ class WorkloadBase(Strict):
     def open_loop(self) -> bool:
         """True when requests arrive at their own times (gaps are inter-arrival times)."""
         return self.arrival is not None
+
+    def start_delay(self) -> float:
+        """Seconds before the guest's first request (a trace's `time_shift`)."""
+        return 0.0
+
+    def clone_of(self, index: int, count: int) -> WorkloadBase:
+        """The workload of clone `index` of a guest's `count` (a trace spreads them over it)."""
+        return self
 
     def sampler(self, rng: np.random.Generator) -> PageSampler:
         raise NotImplementedError

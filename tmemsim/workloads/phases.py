@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..fields import Duration, Strict
 from .base import WorkloadBase
@@ -18,6 +18,13 @@ from .base import WorkloadBase
 class Phase(Strict):
     duration: Duration
     workload: PhaseWorkload  # noqa: F821 - any registered kind but phases; resolved in __init__
+
+    @model_validator(mode="after")
+    def _no_delay(self):
+        if self.workload.start_delay():
+            raise ValueError("a phase starts when the one before ends: time_shift applies to "
+                             "a guest's own workload, not to a phase's")
+        return self
 
 
 class Phases(WorkloadBase):

@@ -15,8 +15,16 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..errors import TraceError
-from ..fields import Pages
-from .base import CHUNK, PageSampler, RequestStream, WorkloadBase, as_list
+from ..fields import DurationOrZero, Pages
+from .base import (
+    CHUNK,
+    OP_WRITE,
+    OP_WRITE_PARTIAL,
+    PageSampler,
+    RequestStream,
+    WorkloadBase,
+    as_list,
+)
 from .traces import FORMATS, OptionError, read_trace
 
 # what reading a file found in this process, by (question, file identity, reading options):
@@ -43,6 +51,11 @@ class Trace(WorkloadBase):
     wrap: bool = False
     columns: dict[str, str] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    # where the replay starts: a record index (of the records `volume` keeps) or a fraction of
+    # the records, wrapping round to the first record after the last (None: the first record)
+    start: int | float | None = None
+    spread: bool = True  # with a guest's count: N, clone i starts i/N of the trace further on
+    time_shift: DurationOrZero = 0.0  # the replay's first request comes this late
 
     @field_validator("format")
     @classmethod
@@ -50,6 +63,16 @@ class Trace(WorkloadBase):
         if value not in FORMATS:
             raise ValueError(f"unknown trace format {value!r}; valid formats: "
                              f"{', '.join(sorted(FORMATS))}")
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, value):
+        if isinstance(value, float) and not 0 <= value < 1:
+            raise ValueError(f"start is a record index (a whole number) or a fraction of the "
+                             f"trace at least 0 and below 1, got {value}")
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"start is a record index, at least 0, got {value}")
         return value
 
     @field_validator("path")
@@ -122,7 +145,38 @@ class Trace(WorkloadBase):
         stats, if given, is filled with lines, records, pages, skipped and filtered counts."""
         return read_trace(self.path, self.format, volume=self.volume, chunk_pages=chunk_pages,
                           on_error=self.on_error, limit=self.limit, columns=self.columns,
-                          stats=stats, **self.options)
+                          stats=stats, start=self.start_record(), **self.options)
+
+    def start_record(self) -> int:
+        """The index of the record the replay starts at (a fraction counts the records)."""
+        if not isinstance(self.start, float):
+            return self.start or 0
+        return int(self.start * self.records())
+
+    def records(self) -> int:
+        """How many records the replay has (those `volume` keeps, whatever `limit`): read once
+        per process when asked."""
+        key = self._key("records")
+        if key not in _SCANNED:
+            stats: dict = {}
+            for _ in read_trace(self.path, self.format, volume=self.volume,
+                                on_error=self.on_error, columns=self.columns, stats=stats,
+                                **self.options):
+                pass
+            _SCANNED[key] = stats["records"] - stats["filtered"]
+        return _SCANNED[key]
+
+    def clone_of(self, index: int, count: int) -> Trace:
+        """Clone `index` of `count` (a guest's count): with `spread`, it starts index/count of
+        the records after `start`, so clones replay one trace without running in lockstep."""
+        if not self.spread or count == 1 or index == 0:
+            return self
+        n = self.records()
+        first = self.start_record() % n
+        return self.model_copy(update={"start": (first + index * n // count) % n})
+
+    def start_delay(self) -> float:
+        return self.time_shift
 
     def open_loop(self) -> bool:
         return self.timing == "trace"
@@ -159,8 +213,10 @@ class Trace(WorkloadBase):
 
     def _key(self, question: str) -> tuple:
         st = os.stat(self.path)
+        # where the replay starts changes which pages a limited replay reaches
+        start = self.start if self.limit is not None else None
         return (question, os.path.abspath(self.path), st.st_mtime_ns, st.st_size, self.format,
-                self.volume, self.limit, self.on_error,
+                self.volume, self.limit, start, self.on_error,
                 json.dumps([self.columns, self.options], sort_keys=True, default=str))
 
     def sampler(self, rng):
@@ -234,6 +290,9 @@ class TraceSampler(PageSampler):
         a, b = self._pos, min(self._pos + n, len(chunk))
         self._pos = b
         self._ops, self._times = chunk.op[a:b], chunk.time_s[a:b]
+        if chunk.partial is not None:  # a write of part of a page reads it first if uncached
+            ops = self._ops
+            self._ops = np.where((ops == OP_WRITE) & chunk.partial[a:b], OP_WRITE_PARTIAL, ops)
         pages = self._place(chunk.page[a:b])
         self._served += b - a
         return pages

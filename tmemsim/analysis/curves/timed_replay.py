@@ -12,12 +12,11 @@ import heapq
 
 import numpy as np
 
+from ...model.agenda import ORDER_CHURN, ORDER_FLUSH, ORDER_OPEN, ORDER_PHASE, ORDER_THREAD
 from ...workloads.base import OP_ANON_WRITE
 from .guest_log import AT_ARRIVAL, AT_START, READ, GuestLog
 
 # the agenda's ties at one time go in the model's order (model/guest.py)
-ORDER_FLUSH, ORDER_CHURN, ORDER_PHASE, ORDER_THREAD = 0, 1, 3, 16
-ORDER_OPEN = 1 << 40
 _REQUEST, _FLUSHER, _CHURN, _PHASE, _ARRIVAL = range(5)  # what an agenda entry does
 
 

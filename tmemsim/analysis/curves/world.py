@@ -12,6 +12,7 @@ from ...model.costs import CostModel
 from ...model.world import build_layout, guest_seeds
 from ...policies.base import READ_DISK, WRITE_DISK
 from ...units import PAGE_SIZE
+from ...workloads.base import OP_WRITE, OP_WRITE_PARTIAL
 from . import lru_replay
 from .queueing import needs_queue
 from .replay import Clock, GuestReplay
@@ -82,7 +83,7 @@ class CurveWorld:
         hit, min_miss = self.costs.guest_hit * scale, self.min_miss() * scale  # 1/R requests
 
         def stream(seed, budget=budget):
-            s = guest.workload.stream(seed)
+            s = WholePageWrites(guest.workload.stream(seed))
             return s if self.rate is None else SampledStream(s, self.rate, budget)
 
         if self.rate is not None:
@@ -117,3 +118,20 @@ class CurveWorld:
         per = np.where(log.op == 2, guest.workload.file_pages, 1) * slowest
         end = 2 * (float(np.sum(log.gap)) + float(np.sum(per)))
         return first < min(self.horizon, end)
+
+
+class WholePageWrites:
+    """A guest's stream with its sub-page writes taken as whole-page ones: the curves do not
+    model the read a sub-page write to an uncached page does first (README, Curves)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def next_chunk(self):
+        ops, pages, gaps, dups = self._stream.next_chunk()
+        if OP_WRITE_PARTIAL in ops:
+            ops = [OP_WRITE if op == OP_WRITE_PARTIAL else op for op in ops]
+        return ops, pages, gaps, dups
+
+    def __getattr__(self, name):  # everything else is the stream's (a phase switch, ...)
+        return getattr(self._stream, name)

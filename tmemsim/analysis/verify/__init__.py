@@ -7,9 +7,8 @@ on the scenario itself. `run_checks` returns the table, `save` writes it with on
 family (drawn by tmemsim.presentation.verify_figures).
 
 Families (a check's name is "family/point"), a module each, each contributing its checks to
-the registry (registry.py): irm, peer, exclusive, queue, sharing, conservation, engine,
-curve (see
-their docstrings). checks.py holds the Check and Measurement types, harness.py what the
+the registry (registry.py): irm, peer, exclusive, queue, sharing, rmw, conservation, engine,
+curve (see their docstrings). checks.py holds the Check and Measurement types, harness.py what the
 families share (running the model, the request sequence a run served, the peer caches),
 run.py the selecting and running.
 

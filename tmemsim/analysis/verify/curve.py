@@ -80,10 +80,18 @@ def _library(check: Check, quick: bool) -> list[Measurement]:
             for name, (_, sim, got, value) in worst.items()]
 
 
+# Library scenarios outside what the curves model, and why (README, "Curves"): the family
+# checks the curves where they claim to hold, and says where they do not.
+NOT_CURVED = {
+    "real-vm-clones": "its trace's sub-page writes read first (read-modify-write, rmw_reads); "
+                      "the curves count them as whole-page writes, which read nothing",
+}
+
+
 def _library_names() -> list[str]:
-    """The library's scenarios; none without a library (as conservation's)."""
+    """The library's scenarios the curves model; none without a library (as conservation's)."""
     try:
-        return bundled_scenarios()
+        return [name for name in bundled_scenarios() if name not in NOT_CURVED]
     except LibraryMissing:
         return []
 

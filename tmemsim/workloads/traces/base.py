@@ -45,12 +45,15 @@ class Example:
 
 @dataclass(frozen=True)
 class TraceFormat:
-    """A `format:` of the registry: how to read it, what it accepts, a file to test it with."""
+    """A `format:` of the registry: how to read it, what it accepts, a file to test it with.
+
+    aliases: other names a scenario may give it (the name its authors' tools use)."""
 
     name: str
     read: Callable[[Source, BaseModel], Iterator[Records]]
     example: Example
     options: type[BaseModel] = NoOptions
+    aliases: tuple[str, ...] = ()
 
     def parse_options(self, given: Mapping) -> BaseModel:
         """The options `given` validated against the declaration (OptionError if not)."""

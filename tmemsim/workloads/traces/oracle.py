@@ -1,8 +1,10 @@
 """libCacheSim oracleGeneral: 24-byte records `u32 time, u64 obj_id, u32 size, i64 next_access`.
 
 The one place that knows the layout: its reader, and its writer (used by fixtures, benchmarks
-and `tmemsim verify`'s libCacheSim peer). Each record is one read of page obj_id (objects are
-pages; size is ignored, see `requests`); time in seconds.
+and `tmemsim verify`'s libCacheSim peer). Each record is one read of `size` bytes from page
+obj_id on: pages obj_id .. obj_id + ceil(size / 4 KiB) - 1 (one page when size is 0), as a
+request of other formats spans the pages its bytes cover; time in seconds. The format is
+registered as `oracle` and, as libCacheSim names it, `oracleGeneral`.
 """
 
 from __future__ import annotations
@@ -24,15 +26,22 @@ ORACLE_DTYPE = np.dtype(
 BLOCK_RECORDS = 1 << 17
 
 
-def requests(rec: np.ndarray) -> Records:
-    """What a block of oracleGeneral records asks for: a read of page obj_id per record.
+# Object ids fold below this, so that the last page of an object of up to 2**32 bytes (2**20
+# pages) is still a non-negative int64: ids under 2**63 - 2**32 keep their value.
+ID_SPAN = ID_MASK + 1 - (1 << 32)
 
-    Object ids above 2**63 fold into 63 bits; `size` is not used (every object is one page)."""
+
+def requests(rec: np.ndarray) -> Records:
+    """What a block of oracleGeneral records asks for: a read of `size` bytes from page obj_id.
+
+    Object ids fold into [0, ID_SPAN) (63 bits, less room for an object's pages)."""
     n = len(rec)
+    size = rec["size"].astype(np.int64)
     return Records(
         time=rec["time"].astype(np.int64), time_scale=1.0, op=np.full(n, READ, np.uint8),
-        first_page=(rec["obj_id"] & np.uint64(ID_MASK)).astype(np.int64),
-        npages=np.ones(n, np.int64), volume=np.zeros(n, np.int64), content=None,
+        first_page=((rec["obj_id"] & np.uint64(ID_MASK)) % np.uint64(ID_SPAN)).astype(np.int64),
+        npages=np.maximum((size + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        volume=np.zeros(n, np.int64), content=None,
     )
 
 
@@ -59,8 +68,10 @@ def read(src: Source, options) -> Iterator[Records]:
             src.stats["skipped"] += 1
 
 
-def write_oracle_general(path, obj_ids, times=None, *, size: int = PAGE_SIZE) -> None:
-    """Write libCacheSim oracleGeneral records (next_access = -1); gzip when path ends in .gz."""
+def write_oracle_general(path, obj_ids, times=None, *, size=PAGE_SIZE) -> None:
+    """Write libCacheSim oracleGeneral records (next_access = -1); gzip when path ends in .gz.
+
+    size: every object's size in bytes, or one per object."""
     obj_ids = np.asarray(obj_ids)
     records = np.zeros(len(obj_ids), dtype=ORACLE_DTYPE)
     records["obj_id"] = obj_ids
@@ -75,22 +86,26 @@ def write_oracle_general(path, obj_ids, times=None, *, size: int = PAGE_SIZE) ->
 def write_oracle(path, rows) -> None:
     """Write rows (time_s, op, offset_bytes, size_bytes, volume) as oracleGeneral records.
 
-    The format holds one-page reads of volume 0 at whole seconds: other rows are a ValueError."""
+    The format holds reads of volume 0 at whole seconds: other rows are a ValueError. An object
+    starts at a page: one starting inside a page is written from that page's start, its size
+    grown by as much, so that it covers the same pages."""
     rows = list(rows)
     for time_s, op, offset, size, volume in rows:
         if op != READ or volume != 0 or time_s != int(time_s) or \
-                offset // PAGE_SIZE != (offset + max(size, 1) - 1) // PAGE_SIZE:
-            raise ValueError(f"oracleGeneral holds one-page reads of volume 0 at whole "
-                             f"seconds, not {(time_s, op, offset, size, volume)}")
+                offset % PAGE_SIZE + size >= 1 << 32:
+            raise ValueError(f"oracleGeneral holds reads of volume 0 at whole seconds, of "
+                             f"under 4 GiB, not {(time_s, op, offset, size, volume)}")
     write_oracle_general(path, [offset // PAGE_SIZE for _, _, offset, _, _ in rows],
-                         times=[int(time_s) for time_s, *_ in rows])
+                         times=[int(time_s) for time_s, *_ in rows],
+                         size=[offset % PAGE_SIZE + size for _, _, offset, size, _ in rows])
 
 
 FORMAT = TraceFormat(
     name="oracle",
+    aliases=("oracleGeneral",),
     read=read,
     example=Example(write_oracle, (
-        (0, READ, 4096, 4096, 0), (1, READ, 0, 100, 0), (1, READ, 4096, 4096, 0),
-        (5, READ, 1 << 40, 4096, 0),
+        (0, READ, 4096, 4096, 0), (1, READ, 0, 100, 0), (1, READ, 4096, 65536, 0),
+        (2, READ, 6000, 5000, 0), (5, READ, 1 << 40, 4096, 0),
     )),
 )

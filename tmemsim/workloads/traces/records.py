@@ -31,6 +31,8 @@ class TraceChunk:
     page: np.ndarray  # int64, page number on the traced device
     volume: np.ndarray  # int64, volume/device id (0 when the format has none)
     content: np.ndarray | None  # int64 content id per page (FIU only), else None
+    # bool per page: the request covers only part of the page (None: every page whole)
+    partial: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.page)
@@ -56,6 +58,9 @@ class Records:
     # other actions); None when that is time[0].
     first_time: float | int | None = None
     dropped: int = 0  # valid records a format rule dropped (counted as records and filtered)
+    # bool per record: its first page / its last page is covered only in part (None: whole)
+    head_partial: np.ndarray | None = None
+    tail_partial: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.first_page)
@@ -68,12 +73,16 @@ class Records:
             self.time[keep], self.time_scale, self.op[keep], self.first_page[keep],
             self.npages[keep], self.volume[keep],
             None if self.content is None else self.content[keep], self.start_time(),
+            head_partial=None if self.head_partial is None else self.head_partial[keep],
+            tail_partial=None if self.tail_partial is None else self.tail_partial[keep],
         )
 
 
 def records(time, time_scale, op, offset, size, volume, content=None, first_time=None,
             dropped=0) -> Records:
-    """Records from byte extents: a request covers pages offset//4096 .. (offset+size-1)//4096."""
+    """Records from byte extents: a request covers pages offset//4096 .. (offset+size-1)//4096,
+    the first only in part unless it starts on a page boundary and spans a page or more, the
+    last only in part unless it ends on a page boundary (a size of 0 is one whole page)."""
     offset = np.asarray(offset, dtype=np.int64)
     size = np.asarray(size, dtype=np.int64)
     first = offset // PAGE_SIZE
@@ -88,4 +97,7 @@ def records(time, time_scale, op, offset, size, volume, content=None, first_time
         content=None if content is None else np.asarray(content, dtype=np.int64),
         first_time=first_time,
         dropped=dropped,
+        # a size of 0 is a format's "one page" (a CSV without sizes): a whole one
+        head_partial=(offset % PAGE_SIZE != 0) | ((size > 0) & (size < PAGE_SIZE)),
+        tail_partial=(size > 0) & ((offset + size) % PAGE_SIZE != 0),
     )
