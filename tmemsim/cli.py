@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
-from . import api
+from . import __version__, api
 from .errors import RunError, ScenarioError, TmemsimError
 
 
@@ -56,6 +56,7 @@ def scenario_options(fn):
     fn = click.option("--seed", type=int, help="Override the scenario's seed.")(fn)
     fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
                       help="Override a scenario value, e.g. guests.0.memory=2GiB.")(fn)
+    # a file, or a bundled scenario by name (`quickstart`): load_scenario looks it up
     fn = click.argument("scenario", type=click.Path(dir_okay=False))(fn)
     return fn
 
@@ -94,7 +95,7 @@ def _print(renderable) -> None:
 
 
 @click.group()
-@click.version_option(package_name="tmemsim")
+@click.version_option(version=__version__, prog_name="tmemsim")
 def main():
     """Simulate hypervisor memory policies: tmem vs host page cache vs dedup."""
 
@@ -386,9 +387,10 @@ def _staged_out(out, force, scenario):
     that may not or cannot be written fails at once); nothing without --out."""
     if not out:
         return nullcontext()
+    from .library import resolve
     from .outdir import stage
 
-    return stage(out, force=force, protect=[scenario])
+    return stage(out, force=force, protect=[resolve(scenario)])
 
 
 if __name__ == "__main__":  # pragma: no cover

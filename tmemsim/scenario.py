@@ -10,7 +10,6 @@ import copy
 import difflib
 import types
 import typing
-from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
@@ -35,6 +34,7 @@ from .fields import (
     SizeOrZero,
     Strict,
 )
+from .library import resolve as resolve_scenario
 from .policies import POLICIES
 from .units import PAGE_SIZE, format_size, parse_size
 from .workloads import WORKLOADS
@@ -518,7 +518,7 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
     elif isinstance(source, dict):
         data = copy.deepcopy(source)
     else:
-        path = Path(source)
+        path = resolve_scenario(source)  # a file, or a library scenario by name
         file = str(path)
         context["scenario_dir"] = str(path.parent)
         try:

@@ -181,8 +181,8 @@ def content_keys(ctx, loc: np.ndarray, data: np.ndarray) -> np.ndarray:
     files = loc[original] >> PAGE_BITS
     for f in np.unique(files).tolist():
         sel = original[files == f]
-        table = ctx.layout.files[f].content
-        keys[sel] = -1 - loc[sel] if table is None else table[loc[sel] & PAGE_MASK]
+        image = ctx.layout.files[f].content  # an images.ImageContent, or None
+        keys[sel] = -1 - loc[sel] if image is None else image.of_pages(loc[sel] & PAGE_MASK)
     content = ctx.contents.content
     at = np.flatnonzero(written)
     keys[at] = [content(a, b) for a, b in zip(loc[at].tolist(), data[at].tolist(),
