@@ -193,7 +193,8 @@ def test_the_built_wheel_works_from_an_empty_directory(tmp_path):
                     "duration=1s", "--set", "warmup=1s", "--out", "quick"],
                    cwd=empty, env=env, timeout=1800)
     assert compared.returncode == 0, compared.stdout + compared.stderr
-    assert "read hit ratio" in compared.stdout
+    assert "quickstart" in compared.stdout and "host-cache" in compared.stdout
     meta = (empty / "quick" / "meta.json").read_text()
     assert f'"tmemsim_version": "{tmemsim.__version__}"' in meta
     assert (empty / "quick" / "report.md").is_file()
+    assert (empty / "quick" / "report.html").is_file()

@@ -1,0 +1,1 @@
+"""Presentation: what a person reads (HTML tables, inline figures, report.html)."""
