@@ -224,22 +224,36 @@ def plot(results, debug):
 @main.command()
 @click.option("--baseline", default="results/baseline.csv", show_default=True,
               type=click.Path(dir_okay=False), help="The baseline to compare against.")
-@click.option("--scenarios", "scenario_dir", default="scenarios", show_default=True,
-              type=click.Path(file_okay=False), help="Where the scenarios live.")
+@click.option("--scenarios", metavar="DIR_OR_GLOB",
+              help="The scenarios to run: a folder's *.yaml or a glob (default: the "
+                   "baseline's, from scenarios/).")
 @click.option("--scenario", "only", multiple=True, help="Only this scenario (repeatable).")
 @click.option("--update", is_flag=True, help="Rewrite the baseline with the new numbers.")
+@click.option("--atol", multiple=True, metavar="[METRIC=]X",
+              help="Absolute tolerance, for every metric or one (repeatable; over the "
+                   "scenario's regress: block).")
+@click.option("--rtol", multiple=True, metavar="[METRIC=]X",
+              help="Relative tolerance, as --atol: moved when |new - old| > atol + rtol·|old|.")
+@click.option("--junit", type=click.Path(dir_okay=False),
+              help="Write JUnit XML: a test case per scenario, policy, guest and metric.")
+@click.option("--markdown", type=click.Path(dir_okay=False),
+              help="Write a markdown summary of what moved (a PR comment, "
+                   "$GITHUB_STEP_SUMMARY).")
 @click.option("--jobs", type=int, default=None, help="Parallel processes per comparison.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handles_errors
-def regress(baseline, scenario_dir, only, update, jobs, debug):
-    """Re-run the baseline's scenarios; exit 1 if any hit rate or count moved."""
-    from .regress import regress as run_regress
+def regress(baseline, scenarios, only, update, atol, rtol, junit, markdown, jobs, debug):
+    """Re-run the scenarios; exit 1 if any hit rate or count moved, 2 for bad input."""
+    from .analysis.regress_settings import command_line_tolerances
+    from .regress import run
 
-    current, moved = run_regress(baseline, scenario_dir, only=only or None, update=update,
-                                 jobs=jobs)
-    scenarios = current["scenario"].nunique()
+    outcome = run(baseline, scenarios, only=only or None, update=update, jobs=jobs,
+                  tolerances=command_line_tolerances(atol, rtol))
+    _regress_files(outcome, junit, markdown)
+    current, moved = outcome.current, outcome.moved
+    count = current["scenario"].nunique()
     if moved.empty:
-        click.echo(f"{scenarios} scenario(s), {len(current)} rows: nothing moved")
+        click.echo(f"{count} scenario(s), {len(current)} rows: nothing moved")
         return
     from rich.table import Table
 
@@ -255,6 +269,21 @@ def regress(baseline, scenario_dir, only, update, jobs, debug):
     click.echo(f"{len(moved)} value(s) moved in {moved['scenario'].nunique()} scenario(s); "
                f"if intended, run `tmemsim regress --update` and say why in the commit")
     sys.exit(1)
+
+
+def _regress_files(outcome, junit, markdown) -> None:
+    from pathlib import Path
+
+    from .analysis.ci_output import junit_xml
+    from .analysis.ci_output import markdown as summary
+    from .outdir import write_atomic
+
+    if junit:
+        text = junit_xml(outcome.checks, outcome.seconds)
+        write_atomic(junit, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    if markdown:
+        text = summary(outcome.checks, _command_line())
+        write_atomic(markdown, lambda p: Path(p).write_text(text, encoding="utf-8"))
 
 
 @main.command()
