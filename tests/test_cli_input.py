@@ -102,6 +102,64 @@ def test_a_billion_laughs_is_refused(tmp_path):
                               "aliases expand this document by more than")
 
 
+HEAVY = ("numpy", "pandas", "pyarrow", "simpy", "pydantic", "matplotlib", "scipy")
+
+
+def run_probe(args: list[str]):
+    """tmemsim's command line in a fresh process: (exit code, the heavy libraries it imported,
+    its peak memory in MiB (VmHWM: ru_maxrss would count the forked pytest), stderr)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from tmemsim.cli import main\n"
+             "try:\n"
+             f"    main({args!r})\n"
+             "except SystemExit as exc:\n"
+             "    code = exc.code\n"
+             f"print(code, [m for m in {HEAVY!r} if m in sys.modules],\n"
+             "      [int(line.split()[1]) // 1024 for line in open('/proc/self/status')\n"
+             "       if line.startswith('VmHWM')][0])\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    code, rest = run.stdout.strip().splitlines()[-1].split(" ", 1)
+    loaded, peak_mib = rest.rsplit(" ", 1)
+    return int(code), loaded, int(peak_mib), run.stderr
+
+
+def test_a_billion_laughs_is_refused_by_a_light_process(tmp_path):
+    """The whole process stays small: the YAML is refused before the models (numpy, pydantic,
+    pyarrow, pandas, SimPy) are imported, which is what would cost seconds and 100 MB."""
+    text = "x-a: &a [" + ", ".join(["lol"] * 9) + "]\n"
+    for before, name in zip("abcdefghi", "bcdefghi", strict=False):
+        text += f"x-{name}: &{name} [{', '.join(['*' + before] * 9)}]\n"
+    path = write_scenario(tmp_path, text=text)
+    code, loaded, peak_mib, stderr = run_probe(["validate", str(path)])
+    assert (code, loaded) == (2, "[]") and "aliases expand this document" in stderr
+    assert peak_mib < 100
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_models_load(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "mine.txt").write_text("mine")
+    path = write_scenario(tmp_path, SCENARIO)
+    code, loaded, _, stderr = run_probe(["run", str(path), "--out", str(precious), "--force"])
+    assert (code, loaded) == (2, "[]") and "refusing to replace it" in stderr
+    assert (precious / "mine.txt").read_text() == "mine"
+
+
+def test_importing_the_command_line_loads_no_heavy_library():
+    import subprocess
+    import sys
+
+    probe = (f"import sys, tmemsim, tmemsim.cli\n"
+             f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120)
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
 @pytest.mark.parametrize("raw", [
     yaml.safe_dump(SCENARIO, sort_keys=False).replace("name: g", "name: g\xe9").encode("latin-1"),
     bytes(range(256)) * 8,

@@ -152,7 +152,7 @@ def test_report_html_names_the_command(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     out = tmp_path_factory.mktemp("s") / "sweep"
-    result = tmemsim.sweep(TINY, parameters={"guests.0.memory": ["4MiB", "6MiB"]},
+    result = tmemsim.run_sweep(TINY, parameters={"guests.0.memory": ["4MiB", "6MiB"]},
                            replications=2, policies=["none", "tmem"], jobs=1, out=out)
     return result, out
 

@@ -1,26 +1,47 @@
 """tmemsim: transcendent memory vs transparent host caching vs dedup, simulated.
 
-Public API: load_scenario, simulate, compare, curve, sweep, regress, read_results,
-read_curves, read_sweep, and the results they return (see api.py). What a notebook needs is
-here: nothing else is imported by tmemsim/notebooks/analysis.ipynb.
+Public API: load_scenario, simulate, compare, curve, run_sweep, read_results, read_curves,
+read_sweep, the results they return, and bundled_scenarios (see api.py): what a notebook
+needs (notebooks/analysis.ipynb uses nothing else). The sweep function is `run_sweep` here:
+`tmemsim.sweep` is its module.
+The names are loaded on first use (PEP 562), so that `import tmemsim.cli` or
+`import tmemsim.scenario` does not pay for pandas, pyarrow and SimPy: `tmemsim validate` and
+every refusal of bad input answer at once.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .api import (  # noqa: E402
-    Comparison,
-    Curves,
-    Result,
-    compare,
-    curve,
-    load_scenario,
-    read_curves,
-    read_results,
-    simulate,
-)
-from .library import bundled_scenarios  # noqa: E402
-from .sweep import SweepResult, read_sweep, sweep  # noqa: E402
+_PUBLIC = {  # name -> the module that defines it (module:name where the names differ)
+    "Comparison": "tmemsim.api",
+    "Curves": "tmemsim.api",
+    "Result": "tmemsim.api",
+    "compare": "tmemsim.api",
+    "curve": "tmemsim.api",
+    "load_scenario": "tmemsim.api",
+    "read_curves": "tmemsim.api",
+    "read_results": "tmemsim.api",
+    "simulate": "tmemsim.api",
+    "SweepResult": "tmemsim.sweep",
+    "read_sweep": "tmemsim.sweep",
+    "run_sweep": "tmemsim.sweep:sweep",
+    "bundled_scenarios": "tmemsim.library",
+}
 
-__all__ = ["Comparison", "Curves", "Result", "SweepResult", "__version__", "bundled_scenarios",
-           "compare", "curve", "load_scenario", "read_curves", "read_results", "read_sweep",
-           "simulate", "sweep"]
+__all__ = ["__version__", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        module, _, attr = _PUBLIC[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
+        globals()[name] = value  # once found, an ordinary attribute
+        return value
+    raise AttributeError(f"module 'tmemsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *_PUBLIC})

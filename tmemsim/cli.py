@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
-from . import __version__, api
+from . import __version__
 from .errors import RunError, ScenarioError, TmemsimError
 
 
@@ -65,7 +65,12 @@ def _load(scenario, overrides, seed):
     items = list(overrides)
     if seed is not None:
         items.append(f"seed={seed}")
-    return api.load_scenario(scenario, items)
+    from .yamlmap import read_document
+
+    document = read_document(scenario)  # hostile or broken YAML refused before the models load
+    from .scenario import load_scenario
+
+    return load_scenario(document, items)
 
 
 @contextmanager
@@ -105,9 +110,9 @@ def main():
 @handles_errors
 def validate(scenario, overrides, seed, debug):
     """Check a scenario file and say what it describes."""
+    s = _load(scenario, overrides, seed)
     from .sizing import estimate, spoken, total
 
-    s = _load(scenario, overrides, seed)
     guests = s.expanded_guests()
     click.echo(f"{scenario}: ok — {len(guests)} guest(s), {len(s.disks)} disk(s), policies "
                f"{', '.join(p.name for p in s.policy_specs())}, pool "
@@ -124,8 +129,10 @@ def validate(scenario, overrides, seed, debug):
 @handles_errors
 def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
     """Run a scenario under one policy and print its summary."""
-    s = _load(scenario, overrides, seed)
-    with _staged_out(out, force, scenario) as target:
+    with _staged_out(out, force, scenario) as target:  # before the models load: at once
+        s = _load(scenario, overrides, seed)
+        from . import api  # here, not at the top: validation and refusals stay light
+
         with progress_bar(s, policy or "simulating", quiet) as progress:
             result = api.simulate(s, policy=policy, check=check or None,
                                   command=_command_line(), progress=progress)
@@ -152,9 +159,11 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
 @handles_errors
 def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check, quiet):
     """Run every policy of a scenario on the same requests and compare them."""
-    s = _load(scenario, overrides, seed)
-    total = s.warmup + s.duration if s.duration else None
-    with _staged_out(out, force, scenario) as target:
+    with _staged_out(out, force, scenario) as target:  # before the models load: at once
+        s = _load(scenario, overrides, seed)
+        total = s.warmup + s.duration if s.duration else None
+        from . import api  # here, not at the top: validation and refusals stay light
+
         with policy_progress(quiet, total, with_sim=True) as (progress, sim_progress):
             result = api.compare(s, policies=policies, jobs=jobs, check=check or None,
                                  command=_command_line(), progress=progress,
@@ -374,8 +383,10 @@ def sweep(scenario, overrides, seed, debug, out, executor, scheduler, jobs, resu
 def curve(scenario, overrides, seed, debug, axis, points, value_range, sample, check_points,
           policies, out, force, quiet):
     """Hit-ratio curves of every policy along one axis, in one pass over the requests."""
-    s = _load(scenario, overrides, seed)
-    with _staged_out(out, force, scenario) as target:
+    with _staged_out(out, force, scenario) as target:  # before the models load: at once
+        s = _load(scenario, overrides, seed)
+        from . import api  # here, not at the top: validation and refusals stay light
+
         try:
             with policy_progress(quiet) as progress:
                 result = api.curve(s, axis=axis, points=points, value_range=value_range,

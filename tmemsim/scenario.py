@@ -34,11 +34,10 @@ from .fields import (
     SizeOrZero,
     Strict,
 )
-from .library import resolve as resolve_scenario
 from .policies import POLICIES
 from .units import PAGE_SIZE, format_size, parse_size
 from .workloads import WORKLOADS
-from .yamlmap import decode, format_path, line_of, load_yaml
+from .yamlmap import Document, format_path, line_of, load_yaml, read_document
 
 # ---------------------------------------------------------------- host and disks
 
@@ -506,7 +505,7 @@ def _check_references(s: Scenario) -> None:
 
 
 def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
-    """A Scenario from a YAML path, YAML text in a Path-less str with newlines, or a dict.
+    """A Scenario from a YAML path, a yamlmap.Document (a file already read), or a dict.
 
     overrides: {"guests.0.memory": "2GiB"} or ["guests.0.memory=2GiB", ...] (`--set`).
     """
@@ -518,18 +517,12 @@ def load_scenario(source, overrides: dict | list | None = None) -> Scenario:
     elif isinstance(source, dict):
         data = copy.deepcopy(source)
     else:
-        path = resolve_scenario(source)  # a file, or a library scenario by name
-        file = str(path)
-        context["scenario_dir"] = str(path.parent)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise ScenarioError("no such scenario file", file=file) from None
-        except OSError as exc:
-            raise ScenarioError(f"cannot read the scenario: {exc.strerror}", file=file) from None
-        data, lines = load_yaml(decode(raw, file), file)
+        document = source if isinstance(source, Document) else read_document(source)
+        file = str(document.path)
+        context["scenario_dir"] = str(document.path.parent)
+        data, lines = document.data, document.lines
         if isinstance(data, dict) and "name" not in data:
-            data["name"] = path.stem
+            data["name"] = document.path.stem
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping of scenario keys at the top level", file=file,
                             line=1 if file else None)

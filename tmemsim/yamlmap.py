@@ -11,6 +11,9 @@ one key twice in a mapping is a ScenarioError naming the line, found while the t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import yaml
 
 from .errors import ScenarioError
@@ -169,6 +172,34 @@ def decode(raw: bytes, file: str | None = None) -> str:
         raise ScenarioError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} in column {column} "
                             "cannot be decoded; a scenario is a YAML text file in UTF-8",
                             file=file, line=line) from None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A scenario file, read and parsed: its data, the line of every path, and its path."""
+
+    data: object
+    lines: dict
+    path: Path
+
+
+def read_document(path) -> Document:
+    """Read and parse a YAML file; every refusal (a missing or unreadable file, bytes that are
+    not UTF-8, hostile aliases, duplicate keys, bad syntax) is a located ScenarioError. Needs
+    nothing but PyYAML, so the command line refuses such files before it imports the models.
+    A name that is no file here is looked up in the scenario library (`quickstart`)."""
+    from .library import resolve
+
+    path = resolve(path)
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError("no such scenario file", file=file) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the scenario: {exc.strerror}", file=file) from None
+    data, lines = load_yaml(decode(raw, file), file)
+    return Document(data, lines, path)
 
 
 def load_yaml(text: str, file: str | None = None):

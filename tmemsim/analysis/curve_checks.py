@@ -96,7 +96,7 @@ def checks() -> list[Check]:
                          quick_params=dict(points=4)))
     try:
         names = bundled_scenarios()
-    except LibraryMissing:  # run_checks says the library is missing; no shorter list here
+    except LibraryMissing:  # run_checks says so rather than running a shorter list
         names = []
     for name in names:
         out.append(Check("curve", f"library-{name}", f"{name}.yaml", _library, 0.005,

@@ -173,7 +173,7 @@ def lru_engine(key: str):
 
 def content_keys(ctx, loc: np.ndarray, data: np.ndarray) -> np.ndarray:
     """Keys equal exactly when the bytes are (images.Contents.content, vectorised): a
-    location's original bytes are its image's content array entry, or unique to the location
+    location's original bytes are its image's content (ImageContent.of_pages), or unique to the location
     (-1 - loc, apart from every content id); written bytes are asked of Contents."""
     keys = np.empty(len(loc), dtype=np.int64)
     written = data != 0
@@ -181,8 +181,8 @@ def content_keys(ctx, loc: np.ndarray, data: np.ndarray) -> np.ndarray:
     files = loc[original] >> PAGE_BITS
     for f in np.unique(files).tolist():
         sel = original[files == f]
-        image = ctx.layout.files[f].content  # an images.ImageContent, or None
-        keys[sel] = -1 - loc[sel] if image is None else image.of_pages(loc[sel] & PAGE_MASK)
+        table = ctx.layout.files[f].content
+        keys[sel] = -1 - loc[sel] if table is None else table.of_pages(loc[sel] & PAGE_MASK)
     content = ctx.contents.content
     at = np.flatnonzero(written)
     keys[at] = [content(a, b) for a, b in zip(loc[at].tolist(), data[at].tolist(),
