@@ -220,3 +220,17 @@ def test_the_ci_recipes_report_what_moved(repo):
     for line in gitlab_script():
         assert shell(line, repo).returncode == 1
     assert "| moving |" in (repo / "regress.md").read_text()
+
+
+def test_the_block_of_the_docs_reads_as_it_says(tmp_path):
+    """docs/ci.md's regress: block, in a scenario: the settings it describes."""
+    from tmemsim.regress import settings_of
+
+    (block,) = [yaml.safe_load(b) for b in blocks("yaml")
+                if b.startswith("regress:") and "image:" not in b]
+    st = settings_of(write(tmp_path, scenario("docs", regress=block["regress"])))
+    assert st.overrides == ("duration=2s", "warmup=1s")
+    assert st.policies == ("none", "tmem") and st.metrics == ("read_hit_ratio", "disk_reads")
+    assert st.tolerance("read_hit_ratio") == Tolerance(atol=0.002)
+    assert st.tolerance("disk_reads") == Tolerance(rtol=0.05)
+    assert (st.replications, st.confidence) == (3, 0.95)
