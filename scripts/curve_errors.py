@@ -17,8 +17,8 @@ from pathlib import Path
 
 import tmemsim
 from tmemsim.analysis.curves import axes, curve
+from tmemsim.analysis.regress import regress_overrides
 from tmemsim.model import World
-from tmemsim.regress import regress_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import tmemsim
-from tmemsim.regress import regress_overrides
+from tmemsim.analysis.regress import regress_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ["quickstart", "reread-after-discard", "cow-clones", "full-copies", "double-caching",

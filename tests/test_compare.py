@@ -25,9 +25,9 @@ from tmemsim.cli import main
 from tmemsim.errors import RunError, ScenarioError
 from tmemsim.metrics import LatencyHistogram
 from tmemsim.model import World
-from tmemsim.plots import FIGURE_TITLES
+from tmemsim.presentation.compare import FIGURE_TITLES
+from tmemsim.presentation.table import COMPARISON_COLUMNS, format_cell, table_rows
 from tmemsim.results import Result, read_results
-from tmemsim.table import COMPARISON_COLUMNS, format_cell, table_rows
 
 FIGURES = sorted(FIGURE_TITLES)  # the six comparison figures
 RESULT_FILES = {"summary.csv", "timeseries.parquet", "latency.parquet", "meta.json",
@@ -378,7 +378,7 @@ def test_force_keeps_the_old_directory_when_the_new_run_fails(monkeypatch, cli_r
     monkeypatch.undo()
 
     # a forced run whose save fails half-way (writing the figures): the same
-    from tmemsim import plots
+    from tmemsim.presentation import compare as plots
 
     def broken_save(figs, plots_dir):
         raise OSError("disk full")
@@ -418,7 +418,7 @@ def test_cli_force_replaces_the_directory(cli_results, scenario_file, tmp_path):
 
 
 def test_save_failure_leaves_nothing(monkeypatch, tmp_path):
-    from tmemsim import plots
+    from tmemsim.presentation import compare as plots
 
     result = tmemsim.compare(tmemsim.load_scenario(tiny()), policies="none")
 

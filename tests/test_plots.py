@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from tmemsim import plots, results
-from tmemsim.plots import PlotDataWarning
+from tmemsim import results
+from tmemsim.presentation import compare, style
+from tmemsim.presentation.style import PlotDataWarning
 
 SUMMARY_COLUMNS = results.SUMMARY_COLUMNS  # the fixtures build summaries of the real format
 POLICIES = ["none", "host-cache", "tmem"]
@@ -132,7 +133,7 @@ def figs():
     # Built once for the module: the tests only read the figures.
     with warnings.catch_warnings():
         warnings.simplefilter("error", PlotDataWarning)  # complete results must not warn
-        return plots.figures(make_summary(), make_timeseries(), make_latency(), make_meta())
+        return compare.figures(make_summary(), make_timeseries(), make_latency(), make_meta())
 
 
 def _artists(fig: Figure) -> int:
@@ -198,13 +199,13 @@ def test_reads_served_has_a_per_guest_panel(figs):
 def test_policies_keep_meta_order_and_colours(results):
     summary, timeseries, latency, meta = results
     meta = {**meta, "policies": ["tmem", "none", "host-cache"]}
-    fig = plots.figures(summary, timeseries, latency, meta)["throughput"]
+    fig = compare.figures(summary, timeseries, latency, meta)["throughput"]
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["tmem", "none", "host-cache"]
     colours = [h.get_facecolor() for h in fig.legends[0].legend_handles]
     from matplotlib.colors import to_rgba
 
-    assert colours == [to_rgba(plots.policy_color(p)) for p in labels]
+    assert colours == [to_rgba(style.policy_color(p)) for p in labels]
 
 
 def test_memory_bars_are_mebibytes(figs):
@@ -218,8 +219,8 @@ def test_disk_reads_are_per_second(results):
     summary, timeseries, latency, meta = results
     doubled = {**meta, "sample_interval_s": 2.0}  # the same counts over intervals twice as long
     slower = timeseries.assign(time_s=timeseries.time_s * 2)
-    one = plots.figures(summary, timeseries, latency, meta)["disk_reads_over_time"]
-    two = plots.figures(summary, slower, latency, doubled)["disk_reads_over_time"]
+    one = compare.figures(summary, timeseries, latency, meta)["disk_reads_over_time"]
+    two = compare.figures(summary, slower, latency, doubled)["disk_reads_over_time"]
     y1, y2 = one.axes[0].lines[0].get_ydata(), two.axes[0].lines[0].get_ydata()
     assert np.allclose(np.asarray(y1) / 2, y2)
     assert np.allclose(two.axes[0].lines[0].get_xdata(), 2 * one.axes[0].lines[0].get_xdata())
@@ -231,8 +232,8 @@ def test_a_shorter_last_interval_is_drawn_as_such(results):
     summary, timeseries, latency, meta = results
     last = timeseries.time_s == timeseries.time_s.max()
     cut = timeseries.assign(time_s=timeseries.time_s.where(~last, timeseries.time_s - 0.75))
-    whole = plots.figures(summary, timeseries, latency, meta)["disk_reads_over_time"]
-    short = plots.figures(summary, cut, latency, meta)["disk_reads_over_time"]
+    whole = compare.figures(summary, timeseries, latency, meta)["disk_reads_over_time"]
+    short = compare.figures(summary, cut, latency, meta)["disk_reads_over_time"]
     (x1, y1), (x2, y2) = ((f.axes[0].lines[0].get_xdata(), f.axes[0].lines[0].get_ydata())
                           for f in (whole, short))
     assert np.allclose(x2[-2:], [SAMPLES - 1, SAMPLES - 0.75])  # the last interval: 0.25 s
@@ -246,20 +247,20 @@ def test_pool_occupancy_skips_policies_without_pool(figs):
 
 
 def test_policy_colours_are_stable_and_distinct():
-    assert plots.policy_color("tmem") == plots.POLICY_COLORS["tmem"]
-    variant = plots.policy_color("tmem+shared")
-    assert variant in plots.FALLBACK_PALETTE
+    assert style.policy_color("tmem") == style.POLICY_COLORS["tmem"]
+    variant = style.policy_color("tmem+shared")
+    assert variant in style.FALLBACK_PALETTE
     # Stable across processes: str hash() is salted, so check in a fresh interpreter.
-    code = "from tmemsim.plots import policy_color; print(policy_color('tmem+shared'))"
+    code = "from tmemsim.presentation.style import policy_color; print(policy_color('tmem+shared'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == variant
     names = ["none", "host-cache", "tmem", "dedup", "tmem+shared", "tmem+dedup", "host-cache+wb"]
-    colours = plots.policy_colors(names)
+    colours = style.policy_colors(names)
     assert len(set(colours.values())) == len(names)
 
 
 def test_import_needs_no_pyplot_or_backend():
-    code = "import sys, tmemsim.plots; print('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, tmemsim.presentation.compare; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -273,7 +274,7 @@ def test_missing_summary_columns_warn_and_skip(results):
         columns=["double_cached_pages", "distinct_contents_cached", "throughput_ops"]
     )
     with pytest.warns(PlotDataWarning) as record:
-        figs = plots.figures(old, timeseries, latency, meta)
+        figs = compare.figures(old, timeseries, latency, meta)
     assert "double_cached_pages" in _messages(record)
     assert "throughput_ops" in _messages(record)
     assert "throughput" not in figs
@@ -284,7 +285,7 @@ def test_missing_summary_columns_warn_and_skip(results):
 def test_hit_counts_stand_in_for_missing_ratios(results):
     summary, timeseries, latency, meta = results
     old = summary.drop(columns=["guest_hit_ratio", "host_hit_ratio"])
-    figs = plots.figures(old, timeseries, latency, meta)
+    figs = compare.figures(old, timeseries, latency, meta)
     assert len(figs["reads_served"].axes[0].patches) == 3 * len(POLICIES)
 
 
@@ -292,7 +293,7 @@ def test_missing_metric_warns_and_skips_figure(results):
     summary, timeseries, latency, meta = results
     old = timeseries[~timeseries["metric"].isin(["disk_reads", "pool_pages"])]
     with pytest.warns(PlotDataWarning) as record:
-        figs = plots.figures(summary, old, latency, meta)
+        figs = compare.figures(summary, old, latency, meta)
     assert "'disk_reads'" in _messages(record) and "'pool_pages'" in _messages(record)
     assert "disk_reads_over_time" not in figs
     assert "pool_occupancy" not in figs
@@ -302,7 +303,7 @@ def test_missing_metric_warns_and_skips_figure(results):
 def test_no_timeseries_nor_latency(results):
     summary, _, _, meta = results
     with pytest.warns(PlotDataWarning) as record:
-        figs = plots.figures(summary, None, None, meta)
+        figs = compare.figures(summary, None, None, meta)
     assert "no latency histogram" in _messages(record)
     assert set(figs) == {"reads_served", "memory", "throughput"}
 
@@ -310,7 +311,7 @@ def test_no_timeseries_nor_latency(results):
 def test_latency_without_all_rows_sums_the_guests(results):
     summary, timeseries, latency, meta = results
     with pytest.warns(PlotDataWarning, match="summing the guests"):
-        figs = plots.figures(summary, timeseries, latency[latency["guest"] != "ALL"], meta)
+        figs = compare.figures(summary, timeseries, latency[latency["guest"] != "ALL"], meta)
     assert figs["latency_cdf"].axes[0].lines[0].get_ydata()[-1] == pytest.approx(1.0)
 
 
@@ -318,7 +319,7 @@ def test_missing_meta_fields_are_inferred(results):
     summary, timeseries, latency, meta = results
     bare = {k: v for k, v in meta.items() if k not in ("policies", "sample_interval_s")}
     with pytest.warns(PlotDataWarning) as record:
-        figs = plots.figures(summary, timeseries, latency, bare)
+        figs = compare.figures(summary, timeseries, latency, bare)
     assert "sample_interval_s" in _messages(record) and "'policies'" in _messages(record)
     assert "disk_reads_over_time" in figs
 
@@ -328,7 +329,7 @@ def test_missing_meta_fields_are_inferred(results):
 
 def test_save_writes_png_and_svg(figs, tmp_path):
     out = tmp_path / "run" / "plots"
-    written = plots.save(figs, out)
+    written = compare.save(figs, out)
     assert sorted(p.name for p in written) == sorted(
         f"{name}.{ext}" for name in figs for ext in ("png", "svg")
     )
@@ -371,7 +372,7 @@ def _panels(fig) -> dict:
 def test_pool_pages_no_guest_owns_are_their_own_area(results):
     """The stack reaches the total line: the pages above the guests' own are drawn, labelled
     "shared by several guests", and only where there are such pages."""
-    fig = plots.figures(*_with_shared_pages(results))["pool_occupancy"]
+    fig = compare.figures(*_with_shared_pages(results))["pool_occupancy"]
     panels = _panels(fig)
     host = panels["host-cache"]
     layers = host.collections
@@ -387,7 +388,7 @@ def test_pool_pages_no_guest_owns_are_their_own_area(results):
 
 def test_a_pool_no_guest_owns_gets_its_panel_and_a_note(results):
     """dedup counts no page to a guest: it is drawn (all shared) and says why, not left out."""
-    fig = plots.figures(*_with_shared_pages(results))["pool_occupancy"]
+    fig = compare.figures(*_with_shared_pages(results))["pool_occupancy"]
     panels = _panels(fig)
     assert list(panels) == ["host-cache", "tmem", "dedup"]
     dedup = panels["dedup"]
@@ -404,7 +405,7 @@ def test_memory_says_why_double_cached_can_exceed_the_pool(figs, results):
     assert any(note in t.get_text() for t in figs["memory"].axes[0].texts)
     summary, timeseries, latency, meta = results
     none_doubled = summary.assign(double_cached_pages=0)
-    fig = plots.figures(none_doubled, timeseries, latency, meta)["memory"]
+    fig = compare.figures(none_doubled, timeseries, latency, meta)["memory"]
     assert not any(note in t.get_text() for t in fig.axes[0].texts)  # nothing to explain
 
 

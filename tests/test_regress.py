@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from tmemsim.analysis.regress import COUNTS, KEYS, RATIOS, diff, regress
 from tmemsim.cli import main
-from tmemsim.regress import COUNTS, KEYS, RATIOS, diff, regress
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "double-caching"  # the quickest scenario of the library

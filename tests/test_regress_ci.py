@@ -224,7 +224,7 @@ def test_the_ci_recipes_report_what_moved(repo):
 
 def test_the_block_of_the_docs_reads_as_it_says(tmp_path):
     """docs/ci.md's regress: block, in a scenario: the settings it describes."""
-    from tmemsim.regress import settings_of
+    from tmemsim.analysis.regress import settings_of
 
     (block,) = [yaml.safe_load(b) for b in blocks("yaml")
                 if b.startswith("regress:") and "image:" not in b]

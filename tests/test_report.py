@@ -8,9 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tmemsim import plots, results
-from tmemsim.report import comparison_markdown, write_report
-from tmemsim.table import COMPARISON_COLUMNS, format_cell, table_rows
+from tmemsim import results
+from tmemsim.presentation import compare, style
+from tmemsim.presentation.report import comparison_markdown, write_report
+from tmemsim.presentation.table import COMPARISON_COLUMNS, format_cell, table_rows
 
 SUMMARY_COLUMNS = results.SUMMARY_COLUMNS  # the fixtures build summaries of the real format
 # Per policy: guest hits, host hits, disk reads, p99 µs, throughput, pool used pages.
@@ -158,9 +159,9 @@ def test_report_without_figures_or_optional_meta(tmp_path, summary):
 
 def test_report_with_real_figures(tmp_path, summary):
     meta = make_meta()
-    with pytest.warns(plots.PlotDataWarning):  # no timeseries nor latency: three figures
-        figs = plots.figures(summary, None, None, meta)
-    files = plots.save(figs, tmp_path / "plots")
+    with pytest.warns(style.PlotDataWarning):  # no timeseries nor latency: three figures
+        figs = compare.figures(summary, None, None, meta)
+    files = compare.save(figs, tmp_path / "plots")
     text = write_report(tmp_path, summary, meta, files).read_text()
     assert set(figs) == {"reads_served", "memory", "throughput"}
     for name in figs:

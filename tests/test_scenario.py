@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 import tmemsim
+from tmemsim import library
 from tmemsim.errors import ScenarioError
 from tmemsim.policies import POLICIES
 from tmemsim.scenario import Scenario, resolved_yaml
+from tmemsim.scenario.yamlmap import line_of, load_yaml
 from tmemsim.workloads import WORKLOADS
-from tmemsim.yamlmap import line_of, load_yaml
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -838,6 +839,16 @@ def test_set_through_a_shared_anchor_changes_only_its_own_path(tmp_path):
              "  - {name: b, memory: 64MiB, disk: {size: 1GiB}, workload: *w}\n")
     s = tmemsim.load_scenario(write(tmp_path, text), ["guests.0.workload.alpha=0.5"])
     assert [g.workload.alpha for g in s.guests] == [0.5, 0.9]
+
+
+def test_set_through_a_nested_alias_of_the_library_changes_g0_only():
+    """shifting-demand shares one `*big` mapping between g0's phase 0 and g1-g3's big phases:
+    setting it through g0's path changes g0 only."""
+    path = library.scenario_path("shifting-demand")
+    s = tmemsim.load_scenario(path, ["guests.0.workload.phases.0.workload.alpha=1.3"])
+    big = [[p.workload.alpha for p in g.workload.phases if p.workload.footprint == 12000]
+           for g in s.guests]
+    assert big == [[1.3], [0.6], [0.6], [0.6]]
 
 
 @pytest.mark.parametrize("raw, line, byte", [

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import tmemsim
-from tmemsim import sizing
 from tmemsim.cli import main
 from tmemsim.errors import ScenarioError
+from tmemsim.scenario import sizing
 
 ROOT = Path(__file__).resolve().parent.parent
 

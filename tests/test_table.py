@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from tmemsim import results
-from tmemsim.table import (
+from tmemsim.presentation.table import (
     COMPARISON_COLUMNS,
     TableDataWarning,
     comparison_table,

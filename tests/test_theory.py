@@ -1,4 +1,4 @@
-"""Checks of tmemsim.theory against independent values: textbook queueing results, exact
+"""Checks of tmemsim.analysis.theory against independent values: textbook queueing results, exact
 closed forms for uniform popularity, and Monte-Carlo caches written here from scratch."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tmemsim.theory import (
+from tmemsim.analysis.theory import (
     che_characteristic_time,
     che_lru_hit_ratio,
     erlang_c,

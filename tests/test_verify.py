@@ -1,4 +1,4 @@
-"""tmemsim.verify: the quick set passes, a wrong expectation fails, save() writes its files."""
+"""tmemsim.analysis.verify: the quick set passes, a wrong expectation fails, save() writes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,20 @@ import math
 import pandas as pd
 import pytest
 
-from tmemsim import verify
+from tmemsim.analysis import verify
+from tmemsim.analysis.verify import (
+    CHECKS,
+    COLUMNS,
+    Check,
+    Measurement,
+    harness,
+    run_checks,
+    save,
+    select,
+)
+from tmemsim.analysis.verify import run as verify_run
+from tmemsim.infra.atomic import OutputError, kind_of
 from tmemsim.library import LibraryMissing, scenario_path
-from tmemsim.verify import CHECKS, COLUMNS, Check, Measurement, run_checks, save, select
 
 # Checks that fail because the model is wrong, not the expectation. Strict: once the model is
 # fixed the test fails until the entry is removed.
@@ -86,7 +97,7 @@ def test_a_crash_is_a_failed_row_with_its_reason():
 
 
 def test_a_missing_extra_skips(monkeypatch):
-    monkeypatch.setattr(verify, "_has", lambda module: module != "libcachesim")
+    monkeypatch.setattr(harness, "installed", lambda module: module != "libcachesim")
     table = run_checks(only=["peer/lru-c5000"])
     assert table["passed"].tolist() == [None]
     assert table["note"].tolist() == ["libcachesim not installed"]
@@ -94,7 +105,7 @@ def test_a_missing_extra_skips(monkeypatch):
 
 
 def test_exclusive_falls_back_to_a_replay_without_libcachesim(monkeypatch):
-    monkeypatch.setattr(verify, "_has", lambda module: module != "libcachesim")
+    monkeypatch.setattr(harness, "installed", lambda module: module != "libcachesim")
     table = run_checks(only=["exclusive/lru2000+tmem6000"])
     assert table["passed"].tolist() == [True]
     assert "tmemsim.caches.LRU replay" in table["note"].iloc[0]
@@ -119,12 +130,33 @@ def test_registry_points_at_existing_scenarios():
 def test_save_writes_the_table_and_one_figure_per_family(quick_table, tmp_path):
     written = save(quick_table, tmp_path / "out")
     names = sorted(p.name for p in written)
-    assert names == sorted(["verify.csv"] + [f"verify-{f}.png" for f in verify.FAMILIES])
+    assert names == sorted(["meta.json", "verify.csv"]
+                           + [f"verify-{f}.png" for f in verify.FAMILIES])
     for path in written:
         assert path.stat().st_size > 0
     back = pd.read_csv(tmp_path / "out" / "verify.csv")
     assert list(back.columns) == COLUMNS
     assert back["check"].tolist() == quick_table["check"].tolist()
+
+
+def test_save_claims_its_directory(tmp_path):
+    """--out is a directory of tmemsim's own: a user's files are never written over."""
+    table = pd.DataFrame(columns=COLUMNS)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "verify.csv").write_text("my own table\n")
+    with pytest.raises(OutputError, match="exists"):
+        save(table, mine)
+    with pytest.raises(OutputError):
+        save(table, mine, force=True)  # not tmemsim's: not even with force
+    assert (mine / "verify.csv").read_text() == "my own table\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["verify.csv"]  # nothing left behind
+    out = tmp_path / "out"
+    save(table, out)
+    with pytest.raises(OutputError, match="--force"):
+        save(table, out)
+    save(table, out, force=True)  # tmemsim's own: replaced
+    assert kind_of(out) == "verify"
 
 
 def test_jobs_give_the_same_table():
@@ -140,7 +172,7 @@ def test_a_missing_library_is_said_before_anything_runs(monkeypatch, tmp_path):
 
     from tmemsim.cli import main
 
-    monkeypatch.setattr(verify, "library_dir", lambda: tmp_path)  # a library with no files
+    monkeypatch.setattr(verify_run, "library_dir", lambda: tmp_path)  # a library with no files
     with pytest.raises(LibraryMissing, match="lacks verify/sharing.yaml"):
         run_checks(only=["sharing"])
     r = CliRunner().invoke(main, ["verify", "--quick", "--quiet"])

@@ -1,9 +1,9 @@
 """tmemsim: transcendent memory vs transparent host caching vs dedup, simulated.
 
 Public API: load_scenario, simulate, compare, curve, run_sweep, read_results, read_curves,
-read_sweep, the results they return, and bundled_scenarios (see api.py): what a notebook
-needs (notebooks/analysis.ipynb uses nothing else). The sweep function is `run_sweep` here:
-`tmemsim.sweep` is its module.
+read_sweep, the results they return, and bundled_scenarios (see api.py,
+analysis/curves/public.py, sweep/ and library.py): what a notebook needs (notebooks/analysis.ipynb
+uses nothing else). The sweep function is `run_sweep` here: `tmemsim.sweep` is its package.
 The names are loaded on first use (PEP 562), so that `import tmemsim.cli` or
 `import tmemsim.scenario` does not pay for pandas, pyarrow and SimPy: `tmemsim validate` and
 every refusal of bad input answer at once.
@@ -17,12 +17,12 @@ __version__ = "0.1.0"
 
 _PUBLIC = {  # name -> the module that defines it (module:name where the names differ)
     "Comparison": "tmemsim.api",
-    "Curves": "tmemsim.api",
+    "Curves": "tmemsim.analysis.curves",
     "Result": "tmemsim.api",
     "compare": "tmemsim.api",
-    "curve": "tmemsim.api",
+    "curve": "tmemsim.analysis.curves.public",
     "load_scenario": "tmemsim.api",
-    "read_curves": "tmemsim.api",
+    "read_curves": "tmemsim.analysis.curves",
     "read_results": "tmemsim.api",
     "simulate": "tmemsim.api",
     "SweepResult": "tmemsim.sweep",

@@ -17,7 +17,7 @@ class Cache:
 
     __slots__ = ("capacity", "_d")
     name = "cache"
-    PER_PAGE: tuple[str, ...] = ("ordered",)  # containers a cached page sits in (sizing.py)
+    PER_PAGE: tuple[str, ...] = ("ordered",)  # containers a cached page sits in (scenario/sizing.py)
 
     def __init__(self, capacity: int):
         if capacity < 0:

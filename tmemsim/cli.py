@@ -65,7 +65,7 @@ def _load(scenario, overrides, seed):
     items = list(overrides)
     if seed is not None:
         items.append(f"seed={seed}")
-    from .yamlmap import read_document
+    from .scenario.yamlmap import read_document
 
     document = read_document(scenario)  # hostile or broken YAML refused before the models load
     from .scenario import load_scenario
@@ -111,7 +111,7 @@ def main():
 def validate(scenario, overrides, seed, debug):
     """Check a scenario file and say what it describes."""
     s = _load(scenario, overrides, seed)
-    from .sizing import estimate, spoken, total
+    from .scenario.sizing import estimate, spoken, total
 
     guests = s.expanded_guests()
     click.echo(f"{scenario}: ok — {len(guests)} guest(s), {len(s.disks)} disk(s), policies "
@@ -140,7 +140,7 @@ def run(scenario, overrides, seed, debug, policy, out, force, check, quiet):
         if target:
             result.save(target)
     if not quiet:
-        from .table import summary_table
+        from .presentation.table import summary_table
 
         _print(summary_table(result.summary))
         if out:
@@ -172,7 +172,7 @@ def compare(scenario, overrides, seed, debug, policies, out, force, jobs, check,
         if target:
             result.save(target)
     if not quiet:
-        from .table import comparison_table
+        from .presentation.table import comparison_table
 
         _print(comparison_table(result.summary, title=s.name))
         if out:
@@ -253,8 +253,8 @@ def plot(results, debug):
 @handles_errors
 def regress(baseline, scenarios, only, update, atol, rtol, junit, markdown, jobs, debug):
     """Re-run the scenarios; exit 1 if any hit rate or count moved, 2 for bad input."""
+    from .analysis.regress import run
     from .analysis.regress_settings import command_line_tolerances
-    from .regress import run
 
     outcome = run(baseline, scenarios, only=only or None, update=update, jobs=jobs,
                   tolerances=command_line_tolerances(atol, rtol))
@@ -285,7 +285,7 @@ def _regress_files(outcome, junit, markdown) -> None:
 
     from .analysis.ci_output import junit_xml
     from .analysis.ci_output import markdown as summary
-    from .outdir import write_atomic
+    from .infra.atomic import write_atomic
 
     if junit:
         text = junit_xml(outcome.checks, outcome.seconds)
@@ -298,19 +298,22 @@ def _regress_files(outcome, junit, markdown) -> None:
 @main.command()
 @click.option("--quick", is_flag=True, help="The reduced set CI runs (under a minute).")
 @click.option("--only", multiple=True, help="Checks by name, family or pattern (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False), help="Write verify.csv and figures.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="A directory for verify.csv and figures.")
+@click.option("--force", is_flag=True, help="Replace an existing verify directory.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Parallel processes.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handles_errors
-def verify(quick, only, out, jobs, quiet, debug):
+def verify(quick, only, out, force, jobs, quiet, debug):
     """Check the model against theory and libCacheSim; exit 1 if any check fails."""
     from rich.table import Table
 
-    from .verify import run_checks, save
+    from .analysis.verify import run_checks, save
 
-    with policy_progress(quiet) as progress:
+    with _staged_out(out, force, None) as target, policy_progress(quiet) as progress:
         table = run_checks(quick=quick, only=list(only) or None, progress=progress, jobs=jobs)
+        files = save(table, target) if out else []
     shown = Table(title="tmemsim verify" + (" --quick" if quick else ""))
     for col in ("family", "check", "expected", "simulated", "error", "tolerance", "passed"):
         shown.add_column(col, justify="left" if col in ("family", "check") else "right")
@@ -320,7 +323,6 @@ def verify(quick, only, out, jobs, quiet, debug):
                       f"{row.error:+.3g}", f"{row.tolerance:.3g}", verdict)
     _print(shown)
     if out:
-        files = save(table, out)
         click.echo(f"{len(files)} files in {out}")
     failed = table[table["passed"] == False]  # noqa: E712 - None means skipped
     skipped = table["passed"].isna().sum()
@@ -385,13 +387,15 @@ def curve(scenario, overrides, seed, debug, axis, points, value_range, sample, c
     """Hit-ratio curves of every policy along one axis, in one pass over the requests."""
     with _staged_out(out, force, scenario) as target:  # before the models load: at once
         s = _load(scenario, overrides, seed)
-        from . import api  # here, not at the top: validation and refusals stay light
+        # here, not at the top: validation and refusals stay light
+        from .analysis.curves.public import curve as scenario_curve
 
         try:
             with policy_progress(quiet) as progress:
-                result = api.curve(s, axis=axis, points=points, value_range=value_range,
-                                   sample=sample, policies=policies, check_points=check_points,
-                                   command=_command_line(), progress=progress)
+                result = scenario_curve(s, axis=axis, points=points, value_range=value_range,
+                                        sample=sample, policies=policies,
+                                        check_points=check_points, command=_command_line(),
+                                        progress=progress)
         except ScenarioError as exc:
             if exc.path and not exc.file:  # a refusal about the scenario: say which file
                 exc.file = scenario
@@ -427,10 +431,10 @@ def _staged_out(out, force, scenario):
     that may not or cannot be written fails at once); nothing without --out."""
     if not out:
         return nullcontext()
+    from .infra.atomic import stage
     from .library import resolve
-    from .outdir import stage
 
-    return stage(out, force=force, protect=[resolve(scenario)])
+    return stage(out, force=force, protect=[resolve(scenario)] if scenario else [])
 
 
 if __name__ == "__main__":  # pragma: no cover

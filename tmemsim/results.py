@@ -2,7 +2,7 @@
 
 A results directory holds scenario.yaml, meta.json (marked as tmemsim's), summary.csv,
 timeseries.parquet, latency.parquet and plots/; it is built beside its target and renamed into
-place at the end (see outdir.py: what may be replaced, and how).
+place at the end (see infra/atomic.py: what may be replaced, and how).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TmemsimError
-from .outdir import MARKER, Staged, kind_of, marked, stage
+from .infra.atomic import MARKER, Staged, kind_of, marked, stage
 
 SUMMARY_COLUMNS = [
     "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
@@ -169,7 +169,7 @@ class Result:
     def save(self, out_dir, force: bool = False, plots: bool = True) -> Path:
         """Write the results directory atomically: built beside the target, renamed at the end.
 
-        out_dir: a path, or a target staged by outdir.stage() (the CLI stages it before
+        out_dir: a path, or a target staged by infra.atomic.stage() (the CLI stages it before
         simulating, so that a target that cannot be written fails at once). An existing
         directory is replaced only with force, and only if tmemsim wrote it or it is empty.
         """
@@ -188,9 +188,9 @@ class Result:
 
     def plot(self) -> dict:
         """The comparison figures (matplotlib Figures by name), drawn from these tables only."""
-        from . import plots
+        from .presentation.compare import figures
 
-        return plots.figures(self.summary, self.timeseries, self.latency, self.meta)
+        return figures(self.summary, self.timeseries, self.latency, self.meta)
 
     def _repr_html_(self) -> str:
         """In a notebook: the comparison table, best values marked, and the main figure."""
@@ -199,11 +199,11 @@ class Result:
         return result_html(self)
 
     def _save_plots(self, directory: Path) -> list:
-        from . import plots
+        from .presentation.compare import save
         from .presentation.html import REPORT_HTML, results_report
-        from .report import write_report
+        from .presentation.report import write_report
 
-        files = plots.save(self.plot(), directory / "plots")
+        files = save(self.plot(), directory / "plots")
         write_report(directory, self.summary, self.meta, [f for f in files if f.suffix == ".png"])
         (directory / REPORT_HTML).write_text(results_report(directory, self), encoding="utf-8")
         return files

@@ -486,3 +486,20 @@ def test_tmemsim_curve_is_the_python_api():
     c = tmemsim.curve(scenario(), points=3, value_range="0:4MiB", policies="tmem")
     assert isinstance(c, tmemsim.Curves) and c.meta["policies"] == ["tmem"]
     assert len(c.series("tmem")) == 3
+
+
+def test_the_api_layer_does_not_import_the_curves_above_it():
+    """analysis sits above api (PLAN15's layers): importing tmemsim.api loads no analysis
+    module, and tmemsim.curve is the curves package's own public function."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tmemsim.api; "
+            "print(sorted(m for m in sys.modules if m.startswith('tmemsim.analysis')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+    from tmemsim.analysis.curves import public
+
+    assert tmemsim.curve is public.curve
+    assert not hasattr(tmemsim.api, "curve")

@@ -10,7 +10,8 @@
       confidence: 0.95
 
 The five keys `policies`, `metrics`, `tolerance`, `replications` and `confidence` are the
-block's own; every other key is a setting of the scenario that regress overrides. Tolerances
+block's own (typed with the scenario: tmemsim.scenario.blocks.RegressBlock); every other key is
+a setting of the scenario that regress overrides. Tolerances
 given on the command line (`--atol`, `--rtol`) take precedence over the block's.
 """
 
@@ -21,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ScenarioError
+from ..scenario.blocks import REGRESS_KEYS, TOLERANCE_KEYS, RegressBlock
 from .tolerance import Tolerance
 
-OWN_KEYS = ("policies", "metrics", "tolerance", "replications", "confidence")
+OWN_KEYS = REGRESS_KEYS
 RATIOS = ("guest_hit_ratio", "host_hit_ratio", "read_hit_ratio")
 COUNTS = ("disk_reads", "double_cached_pages")
 ALL_METRICS = "*"  # the tolerance for every metric without one of its own
@@ -53,76 +55,41 @@ class RegressSettings:
                                self.replications, self.confidence)
 
 
-def _flatten(block: dict, prefix: str = "") -> list[str]:
-    """{guests: {0: {memory: 1GiB}}} -> ["guests.0.memory=1GiB"]."""
-    items = []
-    for key, value in block.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            items += _flatten(value, path + ".")
-        else:
-            items.append(f"{path}={value}")
-    return items
-
-
-def _number(value, where: str, err, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < low:
-        raise err(f"expected a number of at least {low:g}, got {value!r}", where)
-    return float(value)
-
-
-def _tolerance(spec, where: str, err) -> Tolerance:
-    if not isinstance(spec, dict) or not spec or set(spec) - {"atol", "rtol"}:
-        raise err(f"expected {{atol: X, rtol: Y}} (either or both), got {spec!r}", where)
-    return Tolerance(*(_number(spec.get(k, 0.0), f"{where}.{k}", err) for k in ("atol", "rtol")))
-
-
-def parse_settings(block: dict | None, numeric: set[str], err) -> RegressSettings:
-    """The settings of a `regress:` block; err(message, yaml_path) builds the located error.
-
-    numeric: the summary columns a metric may name.
-    """
-    block = dict(block or {})
-    own = {k: block.pop(k) for k in OWN_KEYS if k in block}
-    policies = own.get("policies")
-    if policies is not None:
-        if isinstance(policies, str):
-            policies = [p.strip() for p in policies.split(",") if p.strip()]
-        if not isinstance(policies, list) or not policies \
-                or not all(isinstance(p, str) for p in policies):
-            raise err("expected a list of policy names", "regress.policies")
-    metrics = own.get("metrics", list(RATIOS + COUNTS))
-    if not isinstance(metrics, list) or not metrics:
-        raise err("expected a list of summary columns", "regress.metrics")
-    for i, m in enumerate(metrics):
-        if m not in numeric:
-            raise err(f"{m!r} is not a numeric column of summary.csv", f"regress.metrics.{i}")
+def _tolerances(spec: dict, metrics: tuple[str, ...], err) -> dict[str, Tolerance]:
+    """The block's tolerance (its numbers checked when the scenario loaded) by metric; a
+    tolerance for a metric that is not checked is an error."""
     tolerances = {}
-    spec = own.get("tolerance", {})
-    if not isinstance(spec, dict):
-        raise err("expected {atol: X, rtol: Y} or per metric {METRIC: {atol: X}}",
-                  "regress.tolerance")
-    overall = {k: spec[k] for k in ("atol", "rtol") if k in spec}
+    overall = {k: spec[k] for k in TOLERANCE_KEYS if k in spec}
     if overall:
-        tolerances[ALL_METRICS] = _tolerance(overall, "regress.tolerance", err)
+        tolerances[ALL_METRICS] = Tolerance(*(float(overall.get(k, 0.0))
+                                              for k in TOLERANCE_KEYS))
     for name, value in spec.items():
-        if name in ("atol", "rtol"):
+        if name in TOLERANCE_KEYS:
             continue
         if name not in metrics:
             raise err(f"a tolerance for {name!r}, which is not among the metrics checked "
                       f"({', '.join(metrics)})", f"regress.tolerance.{name}")
-        tolerances[name] = _tolerance(value, f"regress.tolerance.{name}", err)
-    k = own.get("replications", 1)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise err(f"expected a whole number of at least 1, got {k!r}", "regress.replications")
-    confidence = own.get("confidence", 0.95)
-    if isinstance(confidence, bool) or not isinstance(confidence, float | int) \
-            or not 0 < confidence < 1:
-        raise err(f"expected a number between 0 and 1, got {confidence!r}",
-                  "regress.confidence")
-    return RegressSettings(tuple(_flatten(block)), tuple(policies) if policies else None,
-                           tuple(metrics), tolerances, k, float(confidence))
+        tolerances[name] = Tolerance(*(float(value.get(k, 0.0)) for k in TOLERANCE_KEYS))
+    return tolerances
+
+
+def parse_settings(block: RegressBlock | None, numeric: set[str], err) -> RegressSettings:
+    """The settings of a scenario's `regress:` block (typed and checked when the scenario
+    loaded: tmemsim.scenario.blocks); err(message, yaml_path) builds the located error for
+    what needs the summary's columns.
+
+    numeric: the summary columns a metric may name.
+    """
+    if block is None:
+        return RegressSettings()
+    metrics = tuple(block.metrics or RATIOS + COUNTS)
+    for i, m in enumerate(metrics):
+        if m not in numeric:
+            raise err(f"{m!r} is not a numeric column of summary.csv", f"regress.metrics.{i}")
+    return RegressSettings(tuple(block.overrides()),
+                           tuple(block.policies) if block.policies else None, metrics,
+                           _tolerances(block.tolerance, metrics, err), block.replications,
+                           float(block.confidence))
 
 
 def command_line_tolerances(atol: tuple[str, ...], rtol: tuple[str, ...]) -> dict:

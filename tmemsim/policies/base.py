@@ -57,7 +57,7 @@ class Policy:
 
     @classmethod
     def per_pool_page(cls, options) -> tuple[str, ...]:
-        """The containers one page of the pool sits in (sizing.py prices them)."""
+        """The containers one page of the pool sits in (scenario/sizing.py prices them)."""
         return CACHES[options.cache].PER_PAGE
 
     def __init__(self, options, host: Host):

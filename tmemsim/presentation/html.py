@@ -73,7 +73,7 @@ def _cell_html(cell: Cell, heading: bool) -> str:
 
 def comparison_table(summary: pd.DataFrame) -> Table:
     """The comparison table of a results summary (the ALL rows), as the terminal shows it."""
-    from ..table import COMPARISON_COLUMNS, best_policies, format_cell, table_rows
+    from .table import COMPARISON_COLUMNS, best_policies, format_cell, table_rows
 
     rows = table_rows(summary)
     best = best_policies(rows)
@@ -110,7 +110,7 @@ def _column_table(names: Sequence[str], headers: Sequence[str], values: Sequence
 def sweep_table(result, metric: str | None = None, guest: str = ALL) -> Table:
     """Policies against the sweep's points: the metric's mean over replications (± the 95 %
     interval's half width when there are several), best policy at each point marked."""
-    from ..sweep_plots import better_direction, metric_label
+    from .sweep_figures import better_direction, metric_label
 
     s = result.summary
     metric = metric or (result.meta.get("metrics") or ["read_hit_ratio"])[0]
@@ -373,7 +373,7 @@ def _figure_order(titles: Mapping[str, str]):
 
 def results_report(directory, result) -> str:
     """The report.html page of a results directory (its figures already in plots/)."""
-    from ..plots import FIGURE_TITLES
+    from .compare import FIGURE_TITLES
 
     d = Path(directory)
     meta = result.meta

@@ -91,12 +91,12 @@ class WorkloadBase(Strict):
         raise NotImplementedError
 
     def may_write(self) -> bool:
-        """Whether a request may write or truncate a file page (sizing.py counts those)."""
+        """Whether a request may write or truncate a file page (scenario/sizing.py counts those)."""
         return self.read_fraction < 1 or self.churn is not None
 
     def array_bytes(self) -> tuple[int, int]:
         """(bytes of numpy arrays shared by every thread running this spec, bytes each thread
-        holds), at their peak: the page tables sizing.py counts."""
+        holds), at their peak: the page tables scenario/sizing.py counts."""
         if self.anon is None:
             return 0, 0
         # each thread's own alias table, vpages and alias targets: 32 B a page, 56 while built

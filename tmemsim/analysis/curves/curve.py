@@ -18,8 +18,8 @@ from ...units import PAGE_SIZE, format_size
 from . import axes
 from .compute import COUNTS, policy_curve
 from .engines import host_model
+from .guest_log import REMOVAL
 from .ranks import lru_distances
-from .replay import REMOVAL
 from .result import ALL, COLUMNS, Curves, metric_rows
 from .sampling import adjusted, check_rate
 from .timing import Costs, start_times
@@ -36,6 +36,32 @@ def curve(scenario, specs, axis: str = "pool", points: int = 32, value_range=Non
     progress(done, total), if given, is called as policies and check points finish.
     """
     s = scenario
+    value_range, rate = _checked_arguments(value_range, sample, check_points)
+    pts = axes.points(s, axis, points, value_range)
+    _refuse_unsupported(s, specs, axis, rate)
+    wall = time.perf_counter()
+    total = len(specs) + min(check_points, len(pts))
+    rows, notes = _curve_rows(CurveWorld(s, rate), specs, axis, pts, rate, progress, total)
+    curve_seconds = time.perf_counter() - wall
+    checked = _check_rows(s, specs, axis, pts, check_points, rows, progress, total)
+    meta = {
+        "scenario": s.name,
+        "seed": s.seed,
+        "axis": axis,
+        "points": len(pts),
+        "range_bytes": [pts[0].value, pts[-1].value],
+        "sample": rate,
+        "policies": [spec.name for spec in specs],
+        "engines": notes,
+        "curve_seconds": round(curve_seconds, 3),
+        "check_points_bytes": checked,
+        "command": command,
+    }
+    return Curves(pd.DataFrame(rows, columns=COLUMNS), meta, resolved_yaml(s))
+
+
+def _checked_arguments(value_range, sample, check_points: int):
+    """The range parsed and the sampling rate, or a ScenarioError naming the bad one."""
     try:
         value_range = axes.parse_range(value_range)
     except ValueError as exc:
@@ -46,13 +72,13 @@ def curve(scenario, specs, axis: str = "pool", points: int = 32, value_range=Non
         raise ScenarioError(f"sample: {exc}") from None
     if check_points < 0:
         raise ScenarioError(f"check points must be 0 or more, got {check_points}")
-    pts = axes.points(s, axis, points, value_range)
-    _refuse_unsupported(s, specs, axis, rate)
-    wall = time.perf_counter()
-    world = CurveWorld(s, rate)
+    return value_range, rate
+
+
+def _curve_rows(world, specs, axis: str, pts, rate, progress, total: int):
+    """The curves' rows (source "curve") of every policy, and each policy's engine note."""
     rows: list = []
     notes: dict = {}
-    total = len(specs) + min(check_points, len(pts))
     for i, spec in enumerate(specs):
         if axis == "pool":
             counts, note = _pool_axis(world, spec, pts)
@@ -69,39 +95,31 @@ def curve(scenario, specs, axis: str = "pool", points: int = 32, value_range=Non
                                     *(float(x) * scale for x in c))
         if progress:
             progress(i + 1, total)
-    curve_seconds = time.perf_counter() - wall
+    return rows, notes
+
+
+def _check_rows(s, specs, axis: str, pts, check_points: int, rows: list, progress,
+                total: int) -> list:
+    """Full runs at `check_points` spread points, their rows (source "simulated") added to
+    `rows`; returns the points' axis values."""
+    if not check_points:
+        return []
     checked = []
-    if check_points:
-        picks = np.unique(np.linspace(0, len(pts) - 1, min(check_points, len(pts)))
-                          .round().astype(int))
-        for j, k in enumerate(picks.tolist()):
-            pt = pts[k]
-            ps = axes.point_scenario(s, axis, pt)
-            for spec in specs:
-                out = World(ps, spec).run()
-                for g, name in enumerate(out.guest_names + [ALL]):
-                    cs = out.counters if name == ALL else [out.counters[g]]
-                    c = [sum(x[m] for x in cs) for m in COUNTS]
-                    rows += metric_rows("simulated", spec.name, axis, pt.value, pt.pool, name,
-                                        *c)
-            checked.append(pt.value)
-            if progress:
-                progress(len(specs) + j + 1, total)
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    meta = {
-        "scenario": s.name,
-        "seed": s.seed,
-        "axis": axis,
-        "points": len(pts),
-        "range_bytes": [pts[0].value, pts[-1].value],
-        "sample": rate,
-        "policies": [spec.name for spec in specs],
-        "engines": notes,
-        "curve_seconds": round(curve_seconds, 3),
-        "check_points_bytes": checked,
-        "command": command,
-    }
-    return Curves(table, meta, resolved_yaml(s))
+    picks = np.unique(np.linspace(0, len(pts) - 1, min(check_points, len(pts)))
+                      .round().astype(int))
+    for j, k in enumerate(picks.tolist()):
+        pt = pts[k]
+        ps = axes.point_scenario(s, axis, pt)
+        for spec in specs:
+            out = World(ps, spec).run()
+            for g, name in enumerate(out.guest_names + [ALL]):
+                cs = out.counters if name == ALL else [out.counters[g]]
+                c = [sum(x[m] for x in cs) for m in COUNTS]
+                rows += metric_rows("simulated", spec.name, axis, pt.value, pt.pool, name, *c)
+        checked.append(pt.value)
+        if progress:
+            progress(len(specs) + j + 1, total)
+    return checked
 
 
 # ---------------------------------------------------------------- what is not supported

@@ -40,12 +40,12 @@ from ...policies.host_cache import HostCache
 from ...policies.none import NoCache
 from ...policies.tmem import Tmem
 from ...units import PAGE_SIZE
+from .guest_log import EVICT, FLUSH, READ, SWAP_FREE, SWAP_IN, SWAP_OUT, WRITE
 from .pool import FLUSH as P_FLUSH
 from .pool import GET as P_GET
 from .pool import PUT as P_PUT
 from .pool import pool_hits
 from .ranks import lru_distances
-from .replay import EVICT, FLUSH, READ, SWAP_FREE, SWAP_IN, SWAP_OUT, WRITE
 from .timing import FRONTSWAP
 
 _PRIVATE_SHIFT = 48  # tmem's private keys: (guest + 1) << 48 | vpage (policies/tmem.py)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...images import PAGE_BITS
-from .ranks import lru_evictions, previous_occurrence
-from .replay import (
+from .guest_log import (
     AT_ARRIVAL,
     AT_START,
     EVICT,
@@ -24,6 +23,7 @@ from .replay import (
     GuestLog,
     fill_disk_data,
 )
+from .ranks import lru_evictions, previous_occurrence
 from .sampling import sampled_start, sampled_weights
 
 
@@ -80,24 +80,43 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     weight = sampled_weights([stream], len(ops))
     if ((ops != 0) & (ops != 1)).any():
         return None
-    n = len(ops)
     prev = previous_occurrence(keys)
     # an access hits iff its key was accessed before and not evicted since
     evicted_at = lru_evictions(prev, pages)
-    miss = (prev < 0) | (evicted_at[np.maximum(prev, 0)] < np.arange(n))
-    is_read = ops == 0
-    # the earliest any size starts each request: trim to the horizon
-    lower = np.where(is_read & miss, min_miss, hit_cost) + gaps
-    starts = start + np.concatenate(([0.0], np.cumsum(lower)[:-1])) if n else np.zeros(0)
-    n = int(np.searchsorted(starts, horizon, side="left"))
-    ops, keys, gaps, dups = ops[:n], keys[:n], gaps[:n], dups[:n]
+    miss = (prev < 0) | (evicted_at[np.maximum(prev, 0)] < np.arange(len(ops)))
+    n = _within_horizon(ops == 0, miss, gaps, start, horizon, hit_cost, min_miss)
+    ops, keys, gaps, dups, prev, miss, evicted_at = (
+        a[:n] for a in (ops, keys, gaps, dups, prev, miss, evicted_at))
     weight = None if weight is None else weight[:n]
-    prev, miss, is_read = prev[:n], miss[:n], is_read[:n]
+    is_read = ops == 0
     writes = np.flatnonzero(~is_read)
     serials = np.zeros(n, dtype=np.int64)
     new_write = contents.new_write
     serials[writes] = [new_write(index, v, d) for v, d in
                        zip(keys[writes].tolist(), dups[writes].tolist(), strict=True)]
+    parts = _event_parts(spec, gdisk, keys, is_read, miss, prev, evicted_at, serials)
+    kind, req, when, time, vpage, loc, data, aux, call = _sorted_columns(parts)
+    fill_disk_data(kind, loc, data, aux)
+    hit = is_read & ~miss
+    idx = np.arange(n, dtype=np.int64)
+    return GuestLog(ops, gaps, np.zeros(n, np.int16), hit, None, True, kind, req, when, time,
+                    vpage, loc, data, aux, call, keys.copy() if record_accesses else None,
+                    idx if record_accesses else None, True, start, weight)
+
+
+def _within_horizon(is_read, miss, gaps, start: float, horizon: float, hit_cost: float,
+                    min_miss: float) -> int:
+    """How many requests start before the horizon at the earliest any size starts them."""
+    lower = np.where(is_read & miss, min_miss, hit_cost) + gaps
+    starts = start + np.concatenate(([0.0], np.cumsum(lower)[:-1])) if len(lower) \
+        else np.zeros(0)
+    return int(np.searchsorted(starts, horizon, side="left"))
+
+
+def _event_parts(spec, gdisk, keys, is_read, miss, prev, evicted_at, serials) -> list:
+    """The host events by kind: (kind, request, when, vpage, loc, data, aux, call, rank
+    within the request), each column an array or a scalar."""
+    n = len(keys)
     by_key = np.lexsort((np.arange(n), keys))
     run_first = np.ones(n, dtype=bool)
     if n:
@@ -107,7 +126,6 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
     data_before = np.where(prev >= 0, data_upto[np.maximum(prev, 0)], 0)
     last_write = _last_at_or_before(keys, ~is_read, idx, by_key, run_first)
     entered = _last_at_or_before(keys, miss, idx, by_key, run_first)
-    evicted_at = evicted_at[:n]
     nxt = np.full(n, n, dtype=np.int64)
     nxt[prev[prev >= 0]] = np.flatnonzero(prev >= 0)
     gone = np.flatnonzero(evicted_at < nxt)  # accesses whose key then leaves the cache
@@ -125,10 +143,9 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
 
     reads = np.flatnonzero(is_read & miss)
     flushes = np.flatnonzero(~is_read & miss)
-    syncs = writes if spec.workload.sync else np.zeros(0, dtype=np.int64)
+    syncs = np.flatnonzero(~is_read) if spec.workload.sync else np.zeros(0, dtype=np.int64)
     back = np.flatnonzero(dirty)
-    # (kind, request, when, vpage, loc, data, aux, call, rank within the request)
-    parts = [
+    return [
         (READ, reads, np.int8(AT_START), keys[reads], location(keys[reads], data_before[reads]),
          data_before[reads], 0, -1, 0),
         (FLUSH, flushes, np.int8(AT_START), keys[flushes],
@@ -139,6 +156,10 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
         (WRITE, syncs, np.int8(AT_START), keys[syncs], own | keys[syncs], serials[syncs], 1,
          -1, 3),
     ]
+
+
+def _sorted_columns(parts: list) -> list:
+    """The parts' events as the nine GuestLog event columns, by request, then rank."""
     cols = [[] for _ in range(10)]
     for kind, req, wh, vp, loc, dat, aux, call, rank in parts:
         k = len(req)
@@ -149,9 +170,4 @@ def replay(index: int, spec, gdisk, contents, stream, pages: int, budget: int | 
         cols[3].append(np.zeros(k))
     cols = [np.concatenate(c) for c in cols]
     order = np.lexsort((cols[9], cols[1]))
-    kind, req, when, time, vpage, loc, data, aux, call = (c[order] for c in cols[:9])
-    fill_disk_data(kind, loc, data, aux)
-    hit = is_read & ~miss
-    return GuestLog(ops, gaps, np.zeros(n, np.int16), hit, None, True, kind, req, when, time,
-                    vpage, loc, data, aux, call, keys.copy() if record_accesses else None,
-                    idx if record_accesses else None, True, start, weight)
+    return [c[order] for c in cols[:9]]

@@ -20,7 +20,7 @@ from ...images import PAGE_BITS, PAGE_MASK
 from ...model.disk import make_disk
 from ...model.world import make_disks
 from ...policies.base import READ_DISK
-from .replay import AT_ARRIVAL, AT_TIME, READ, SWAP_IN, SWAP_OUT, WRITE
+from .guest_log import AT_ARRIVAL, AT_TIME, READ, SWAP_IN, SWAP_OUT, WRITE
 from .timing import FRONTSWAP
 
 
@@ -81,21 +81,8 @@ def queued_starts(scenario, layout, plans: list, timings: list, out, k: int,
     times, and it serves larger sizes, whose guests run further."""
     disks = list(make_disks(scenario, layout).values())  # seeded as a run's
     heap: list = []
-    chains = []
-    for g, (plan, timing) in enumerate(zip(plans, timings, strict=True)):
-        lat, readlat = timing.latency(out, k, service=False)
-        log = timing.log
-        step = (lat + log.gap) if log.closed else log.gap
-        before = log.start + np.concatenate(([0.0], np.cumsum(step)))
-        go, blocking, paths = plan.at_size(out, k)
-        background = plan.when[go] == AT_TIME
-        for j in go[background].tolist():  # the flusher and churn: at their own times
-            heapq.heappush(heap, (float(plan.time[j]), g, -1, j))
-        chain = go[~background]
-        chains.append(dict(io=chain.tolist(), blocking=blocking[~background].tolist(),
-                           before=before, readlat=readlat, waits=[], wait_req=[], added=0.0,
-                           arrival=(-1, 0.0), closed=log.closed, next=0, pending=None))
-        _push(heap, g, chains[g], plan)
+    chains = [_chain(heap, g, plan, timing, out, k)
+              for g, (plan, timing) in enumerate(zip(plans, timings, strict=True))]
     horizon = timings[0].horizon if timings and not whole else np.inf
     while heap:
         t, g, pos, j = heapq.heappop(heap)
@@ -116,24 +103,46 @@ def queued_starts(scenario, layout, plans: list, timings: list, out, k: int,
                 r = int(plan.req[j])
                 c["arrival"] = (r, done + float(c["readlat"][r]))
         _push(heap, g, c, plan)
-    starts = []
-    for c, timing, plan in zip(chains, timings, plans, strict=True):
-        n = timing.n
-        added = np.zeros(n + 1)
-        if c["closed"] and c["waits"]:
-            # a wait delays every later request of the guest
-            np.add.at(added, np.asarray(c["wait_req"]) + 1, np.asarray(c["waits"]))
-            added = np.cumsum(added)
-        t = c["before"][:n] + added[:n]
-        pending = c["pending"]
-        if c["closed"] and pending is not None:
-            # the queue was left at the horizon with this guest's next I/O due at or after
-            # it: its request (if it starts with it) and every later one start after it
-            j = pending
-            r = int(plan.req[j]) + (1 if plan.when[j] == AT_ARRIVAL else 0)
-            t[r:] = np.maximum(t[r:], horizon)
-        starts.append(t)
-    return starts
+    return [_starts(c, timing, plan, horizon)
+            for c, timing, plan in zip(chains, timings, plans, strict=True)]
+
+
+def _chain(heap: list, g: int, plan: DiskPlan, timing, out, k: int) -> dict:
+    """Guest g's chain of disk I/Os at size k, its first one (and every background I/O: the
+    flusher's and churn's, at their own times) on the heap."""
+    lat, readlat = timing.latency(out, k, service=False)
+    log = timing.log
+    step = (lat + log.gap) if log.closed else log.gap
+    before = log.start + np.concatenate(([0.0], np.cumsum(step)))
+    go, blocking, paths = plan.at_size(out, k)
+    background = plan.when[go] == AT_TIME
+    for j in go[background].tolist():
+        heapq.heappush(heap, (float(plan.time[j]), g, -1, j))
+    chain = go[~background]
+    c = dict(io=chain.tolist(), blocking=blocking[~background].tolist(), before=before,
+             readlat=readlat, waits=[], wait_req=[], added=0.0, arrival=(-1, 0.0),
+             closed=log.closed, next=0, pending=None)
+    _push(heap, g, c, plan)
+    return c
+
+
+def _starts(c: dict, timing, plan: DiskPlan, horizon: float) -> np.ndarray:
+    """A guest's request start times once its chain is done: its waits added."""
+    n = timing.n
+    added = np.zeros(n + 1)
+    if c["closed"] and c["waits"]:
+        # a wait delays every later request of the guest
+        np.add.at(added, np.asarray(c["wait_req"]) + 1, np.asarray(c["waits"]))
+        added = np.cumsum(added)
+    t = c["before"][:n] + added[:n]
+    pending = c["pending"]
+    if c["closed"] and pending is not None:
+        # the queue was left at the horizon with this guest's next I/O due at or after
+        # it: its request (if it starts with it) and every later one start after it
+        j = pending
+        r = int(plan.req[j]) + (1 if plan.when[j] == AT_ARRIVAL else 0)
+        t[r:] = np.maximum(t[r:], horizon)
+    return t
 
 
 def _push(heap: list, g: int, c: dict, plan: DiskPlan) -> None:

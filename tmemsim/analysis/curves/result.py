@@ -60,7 +60,7 @@ class Curves:
     def plot(self):
         """The figure: read hit ratio and disk reads against the axis, one line per policy,
         simulated points over them."""
-        from ..curve_figure import figure
+        from ...presentation.curve_figure import figure
 
         return figure(self.table, self.meta)
 
@@ -73,10 +73,10 @@ class Curves:
     def save(self, out_dir, force: bool = False) -> Path:
         """curves.parquet, meta.json, scenario.yaml and curve.png/.svg, written atomically:
         built beside the target, renamed into place. out_dir: a path or a target staged by
-        outdir.stage(); an existing directory is replaced only with force, and only if
+        infra.atomic.stage(); an existing directory is replaced only with force, and only if
         tmemsim wrote it or it is empty."""
-        from ...outdir import Staged, marked, stage
-        from ..curve_figure import save_figure
+        from ...infra.atomic import Staged, marked, stage
+        from ...presentation.curve_figure import save_figure
 
         staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
         with staged:

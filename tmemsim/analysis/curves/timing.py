@@ -19,7 +19,7 @@ import numpy as np
 
 from ...images import PAGE_BITS
 from ...policies.base import READ_DISK, WRITE_DISK
-from .replay import AT_ARRIVAL, AT_TIME, EVICT, FLUSH, READ, SWAP_IN, SWAP_OUT, WRITE
+from .guest_log import AT_ARRIVAL, AT_TIME, EVICT, FLUSH, READ, SWAP_IN, SWAP_OUT, WRITE
 from .sampling import adjusted
 
 FRONTSWAP = 4  # a swap-in served by frontswap (hypercall + copy), beside the READ_* paths

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ScenarioError
+from ..errors import ScenarioError
+from ..infra.dotted import format_path
 
 # What aliases may add to a document, in values (a mapping, a list, a key, a scalar: one each).
 # Real scenarios share a few small blocks (scenarios/shifting-demand.yaml: 284 values). The
@@ -27,16 +28,6 @@ MAX_ALIAS_VALUES = 10_000
 # the YAML writer are recursive, so a bound keeps them far from Python's recursion limit.
 MAX_DEPTH = 100
 _MERGE = "tag:yaml.org,2002:merge"
-
-
-def format_path(path) -> str:
-    text = ""
-    for step in path:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        else:
-            text += f".{step}" if text else str(step)
-    return text
 
 
 def _children(node) -> list:
@@ -188,7 +179,7 @@ def read_document(path) -> Document:
     not UTF-8, hostile aliases, duplicate keys, bad syntax) is a located ScenarioError. Needs
     nothing but PyYAML, so the command line refuses such files before it imports the models.
     A name that is no file here is looked up in the scenario library (`quickstart`)."""
-    from .library import resolve
+    from ..library import resolve
 
     path = resolve(path)
     file = str(path)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmemsim.plots import FIGURE_TITLES
-from tmemsim.table import COMPARISON_COLUMNS, best_policies, format_cell, table_rows
+from .compare import FIGURE_TITLES
+from .table import COMPARISON_COLUMNS, best_policies, format_cell, table_rows
 
 REPORT_NAME = "report.md"
 

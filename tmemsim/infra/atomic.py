@@ -2,7 +2,8 @@
 
 tmemsim writes where the user says (`--out`), so it must never destroy what it did not write.
 An existing target may be replaced (`--force`) only when it is empty or tmemsim wrote it: its
-meta.json carries the marker key "tmemsim" (the directory's kind: "results", "sweep" or "curves"), or,
+meta.json carries the marker key "tmemsim" (the directory's kind: "results", "sweep", "curves"
+or "verify"), or,
 written before there was a marker, "tmemsim_version". The working directory, the scenario's
 directory and their ancestors are never written over, marker or not; nor is a symbolic link
 or a file.
@@ -30,7 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .errors import TmemsimError
+from ..errors import TmemsimError
 
 try:  # POSIX; elsewhere abandoned workspaces cannot be told from live ones and are left alone
     import fcntl
@@ -38,7 +39,7 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 MARKER = "tmemsim"  # the meta.json key that says tmemsim wrote a directory; its value: the kind
-KINDS = ("results", "sweep", "curves")
+KINDS = ("results", "sweep", "curves", "verify")
 LEGACY_MARKER = "tmemsim_version"  # what meta.json carried before the marker
 LOCK_NAME = "tmemsim-partial.lock"  # in a workspace, locked by its living writer
 MAX_META_BYTES = 64 * 1024 * 1024  # ours are kilobytes (a large sweep's, megabytes)
@@ -54,7 +55,7 @@ class OutputExistsError(OutputError, FileExistsError):
 
 
 def kind_of(directory) -> str | None:
-    """The kind ("results", "sweep", "curves") when tmemsim wrote directory (by its meta.json), else None."""
+    """The kind (one of KINDS) when tmemsim wrote directory (by its meta.json), else None."""
     path = Path(directory) / "meta.json"
     try:
         if path.stat().st_size > MAX_META_BYTES:  # not ours; not worth reading

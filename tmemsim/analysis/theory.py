@@ -1,6 +1,6 @@
 """Closed-form expectations the simulator is checked against: cache hit ratios and queue delays.
 
-Pure numpy functions with no state; each docstring names the published source of its formula.
+Pure functions (numpy; scipy for the roots) with no state; each docstring names the published source of its formula.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import math
 from collections.abc import Callable, Hashable, Iterable
 
 import numpy as np
+from scipy.optimize import brentq
 
-# Convergence target for the characteristic-time solver, on log(T): a relative error of
-# ~1e-13 in T is far below anything a Monte-Carlo check or a simulation can resolve.
+# Convergence target of the characteristic-time root, on log(T): a relative error of ~1e-13
+# in T is far below anything a Monte-Carlo check or a simulation can resolve.
 _LOG_T_TOL = 1e-13
-_MAX_ITER = 300
 
 
 def zipf_popularities(n: int, alpha: float) -> np.ndarray:
@@ -61,40 +61,21 @@ def _solve_characteristic_time(
     p: np.ndarray,
     capacity: float,
     occupancy: Callable[[np.ndarray], np.ndarray],
-    d_occupancy: Callable[[np.ndarray], np.ndarray],
     t_hi: float,
 ) -> float:
-    """Solve sum_i occupancy(p_i T) = capacity for T by safeguarded Newton on x = log T.
+    """Solve sum_i occupancy(p_i T) = capacity for T: Brent's method on x = log T.
 
     Both occupancy laws used here satisfy occupancy(y) < y, so sum occupancy(p_i C) < C and
     T = C is a valid lower bracket; the caller supplies an upper bracket. Working in log T
-    keeps the iteration well scaled when T spans 1..1e12 (large n, steep or flat Zipf), and
-    falling back to bisection whenever Newton leaves the bracket makes it globally convergent.
-    `d_occupancy(y)` is y * d occupancy/dy, i.e. the derivative with respect to log T.
+    keeps the root well scaled when T spans 1..1e12 (large n, steep or flat Zipf); Brent's
+    method (scipy.optimize.brentq) converges on any sign-changing bracket.
     """
-    x_lo, x_hi = math.log(capacity), math.log(t_hi)
-    x = 0.5 * (x_lo + x_hi)
-    for _ in range(_MAX_ITER):
-        y = p * math.exp(x)
-        g = float(occupancy(y).sum()) - capacity
-        if g == 0.0:
-            return math.exp(x)
-        if g > 0:
-            x_hi = x
-        else:
-            x_lo = x
-        slope = float(d_occupancy(y).sum())
-        step = g / slope if slope > 0 else math.inf
-        # A Newton step this small means g is at rounding-noise level: accept it even if it
-        # falls just outside the bracket, else we would bisect a stale wide bracket for nothing.
-        if abs(step) < _LOG_T_TOL:
-            return math.exp(x - step)
-        x_new = x - step
-        if not (x_lo < x_new < x_hi):
-            x_new = 0.5 * (x_lo + x_hi)
-        if x_hi - x_lo < _LOG_T_TOL:
-            return math.exp(x_new)
-        x = x_new
+
+    def excess(x: float) -> float:
+        return float(occupancy(p * math.exp(x)).sum()) - capacity
+
+    x = brentq(excess, math.log(capacity), math.log(t_hi), xtol=_LOG_T_TOL,
+               rtol=4 * np.finfo(float).eps, maxiter=500)
     return math.exp(x)
 
 
@@ -102,10 +83,6 @@ def _che_occupancy(y: np.ndarray) -> np.ndarray:
     # Probability object i was requested within the last T: 1 - exp(-p_i T); expm1 keeps
     # precision for the many tiny p_i T of a long Zipf tail.
     return -np.expm1(-y)
-
-
-def _che_d_occupancy(y: np.ndarray) -> np.ndarray:
-    return y * np.exp(-y)
 
 
 def che_characteristic_time(p: np.ndarray, capacity: int) -> float:
@@ -128,7 +105,7 @@ def che_characteristic_time(p: np.ndarray, capacity: int) -> float:
     # Each term is at least 1 - exp(-p_min T), so this T makes the sum >= C; doubled for
     # floating-point margin.
     t_hi = 2.0 * -math.log1p(-c / n) / float(q.min())
-    return _solve_characteristic_time(q, c, _che_occupancy, _che_d_occupancy, t_hi)
+    return _solve_characteristic_time(q, c, _che_occupancy, t_hi)
 
 
 def che_lru_hit_ratio(p: np.ndarray, capacity: int) -> float:
@@ -150,10 +127,6 @@ def _fifo_occupancy(y: np.ndarray) -> np.ndarray:
     return y / (1.0 + y)
 
 
-def _fifo_d_occupancy(y: np.ndarray) -> np.ndarray:
-    return y / (1.0 + y) ** 2
-
-
 def fifo_characteristic_time(p: np.ndarray, capacity: int) -> float:
     """Characteristic time T of a FIFO/RANDOM cache: the root of sum_i p_i T/(1 + p_i T) = C.
 
@@ -171,7 +144,7 @@ def fifo_characteristic_time(p: np.ndarray, capacity: int) -> float:
     # Each term is at least p_min T / (1 + p_min T), which reaches C/n at this T; doubled for
     # floating-point margin.
     t_hi = 2.0 * c / (float(q.min()) * (n - c))
-    return _solve_characteristic_time(q, c, _fifo_occupancy, _fifo_d_occupancy, t_hi)
+    return _solve_characteristic_time(q, c, _fifo_occupancy, t_hi)
 
 
 def fifo_irm_hit_ratio(p: np.ndarray, capacity: int) -> float:

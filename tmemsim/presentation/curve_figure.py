@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 from matplotlib.figure import Figure
 
-from ..plots import policy_colors
+from .style import NEUTRAL, policy_colors, save_figures
 
 MIB = 2**20
 _AXIS_LABELS = {"pool": "hypervisor pool (MiB)", "split": "memory per guest (MiB); the pool "
@@ -16,6 +15,7 @@ _AXIS_LABELS = {"pool": "hypervisor pool (MiB)", "split": "memory per guest (MiB
 
 
 def figure(table, meta) -> Figure:
+    """The two panels of a curve table (Curves.table) and its meta."""
     policies = list(meta.get("policies") or dict.fromkeys(table["policy"]))
     colors = policy_colors(policies)
     axis = meta.get("axis", "pool")
@@ -41,7 +41,7 @@ def figure(table, meta) -> Figure:
     if (t.source == "simulated").any():
         from matplotlib.lines import Line2D
 
-        handles.append(Line2D([], [], ls="", marker="o", color="#555555", mfc="white"))
+        handles.append(Line2D([], [], ls="", marker="o", color=NEUTRAL, mfc="white"))
         labels.append("full run")
     panels[0].legend(handles, labels, fontsize=8, loc="lower right")
     title = f"{meta.get('scenario', '')}: hit-ratio curves along the {axis} axis"
@@ -54,7 +54,4 @@ def figure(table, meta) -> Figure:
 def save_figure(fig: Figure, stem) -> list[Path]:
     """stem.png (dpi 120) and stem.svg, byte-identical across runs."""
     stem = Path(stem)
-    with matplotlib.rc_context({"svg.hashsalt": "tmemsim"}):
-        fig.savefig(stem.with_suffix(".png"), dpi=120, metadata={"Software": None})
-        fig.savefig(stem.with_suffix(".svg"), metadata={"Date": None})
-    return [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    return save_figures({stem.name: fig}, stem.parent)

@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .caches import CACHES
-from .images import PAGE_BITS
-from .policies import POLICIES
-from .units import PAGE_SIZE, format_size
-from .workloads.base import CHUNK
+from ..caches import CACHES
+from ..images import PAGE_BITS
+from ..policies import POLICIES
+from ..units import PAGE_SIZE, format_size
+from ..workloads.base import CHUNK
 
 # Bytes per entry of the containers that hold pages, keys and values included: the most
 # tracemalloc saw per entry over 10^4 to 7·10^5 int keys >= 2^40 (not small cached ints), a

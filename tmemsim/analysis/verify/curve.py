@@ -17,11 +17,13 @@ import math
 
 import numpy as np
 
-from ..library import LibraryMissing, bundled_scenarios
-from ..model import World
-from ..verify import Check, Measurement
-from .curves import axes, curve
+from tmemsim.library import LibraryMissing, bundled_scenarios
+from tmemsim.model import World
 
+from ..curves import axes, curve
+from .checks import Check, Measurement
+
+FAMILY = "curve"
 _COUNTS = ("reads", "guest_hits", "host_hits", "disk_reads")
 
 
@@ -54,8 +56,9 @@ def _library(check: Check, quick: bool) -> list[Measurement]:
     """A library scenario (regress settings): the largest read-hit-ratio error per policy."""
     p = check.settings(quick)
     s = check.load()
-    if s.regress:
-        s = check.load([f"{k}={v}" for k, v in s.regress.items()])
+    overrides = s.regress.overrides() if s.regress else []
+    if overrides:
+        s = check.load(overrides)
     specs = s.policy_specs()
     top = axes.points(s, "pool", 2, None)[-1].value // 2
     value_range = (0, top)
@@ -78,7 +81,16 @@ def _library(check: Check, quick: bool) -> list[Measurement]:
             for name, (_, sim, got, value) in worst.items()]
 
 
+def _library_names() -> list[str]:
+    """The library's scenarios; none without a library (as conservation's)."""
+    try:
+        return bundled_scenarios()
+    except LibraryMissing:
+        return []
+
+
 def checks() -> list[Check]:
+    """The exact points (the quick set, fewer points) and every library scenario (full set)."""
     out = []
     exact = [("none-guest-memory", "verify/curve.yaml",
               dict(policy="none", axis="guest-memory", points=8, range="17MiB:96MiB")),
@@ -92,13 +104,9 @@ def checks() -> list[Check]:
              ("global-dedup", "verify/curve-global.yaml",
               dict(policy="dedup", axis="pool", points=6, range="0:48MiB"))]
     for point, path, params in exact:
-        out.append(Check("curve", point, path, _exact, 0.0, quick=True, params=params,
+        out.append(Check(FAMILY, point, path, _exact, 0.0, quick=True, params=params,
                          quick_params=dict(points=4)))
-    try:
-        names = bundled_scenarios()
-    except LibraryMissing:  # run_checks says so rather than running a shorter list
-        names = []
-    for name in names:
-        out.append(Check("curve", f"library-{name}", f"{name}.yaml", _library, 0.005,
+    for name in _library_names():
+        out.append(Check(FAMILY, f"library-{name}", f"{name}.yaml", _library, 0.005,
                          params=dict(points=16, runs=4)))
     return out

@@ -19,17 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .analysis.regress_settings import (
-    COUNTS,
-    RATIOS,
-    RegressSettings,
-    parse_settings,
-)
-from .analysis.tolerance import judge
-from .api import compare
-from .errors import ScenarioError
-from .scenario import load_scenario
-from .yamlmap import line_of, load_yaml
+from ..api import compare
+from ..errors import ScenarioError
+from ..infra.atomic import write_atomic
+from ..scenario import load_scenario
+from ..scenario.yamlmap import line_of, load_yaml
+from .regress_settings import COUNTS, RATIOS, RegressSettings, parse_settings
+from .tolerance import judge
 
 KEYS = ["scenario", "policy", "guest"]
 RATIOS = list(RATIOS)
@@ -40,7 +36,7 @@ ABSENT = ("missing now", "not in baseline")
 
 
 def _numeric_columns() -> set[str]:
-    from .results import EXTRA_COLUMNS, SUMMARY_COLUMNS
+    from ..results import EXTRA_COLUMNS, SUMMARY_COLUMNS
 
     return set(SUMMARY_COLUMNS + EXTRA_COLUMNS) - {"policy", "guest"}
 
@@ -68,7 +64,7 @@ def current_rows(path: Path, jobs: int | None = None,
                  settings: RegressSettings | None = None) -> pd.DataFrame:
     """The checked columns of one scenario's comparison, run with its regress settings (one
     block of rows per replication, with a `replication` column when there are several)."""
-    from .sweep import replication_seed
+    from ..sweep import replication_seed
 
     settings = settings or settings_of(path)
     s = load_scenario(path, list(settings.overrides))
@@ -219,8 +215,6 @@ def run(baseline_path, scenarios=None, only=None, update: bool = False,
         new = pd.concat([kept, current], ignore_index=True) if len(kept) else current
         if REPLICATION in new.columns:
             new[REPLICATION] = new[REPLICATION].fillna(0).astype(int)
-        from .outdir import write_atomic
-
         write_atomic(baseline_path, lambda p: new[_columns(new)].to_csv(
             p, index=False, float_format="%.17g"))
     return outcome

@@ -1,0 +1,76 @@
+"""The host and its disks: memory, per-operation costs, and the disk models' parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from ..fields import Distribution, Duration, DurationOrZero, Rate, Size, SizeOrZero, Strict
+from ..units import parse_size
+
+
+class Costs(Strict):
+    """Per-operation CPU costs (docs/model.md, "Costs")."""
+
+    guest_hit: DurationOrZero = 1e-6
+    hypercall: DurationOrZero = 1e-6
+    page_copy: DurationOrZero = 1e-6
+    virtio: DurationOrZero = 20e-6
+
+
+class Host(Strict):
+    memory: Size
+    reserved: SizeOrZero = 0
+    costs: Costs = Field(default_factory=Costs)
+
+
+def _bandwidth(value):
+    # "150MB/s" is a size per second; a plain number is bytes per second
+    if isinstance(value, str) and value.strip().endswith("/s"):
+        return parse_size(value.strip()[:-2])
+    return value
+
+
+Bandwidth = Annotated[float, BeforeValidator(_bandwidth), Field(gt=0)]
+
+
+class HddDisk(Strict):
+    """A rotating disk: square-root seek curve, uniform rotational delay, transfer time."""
+
+    kind: Literal["hdd"]
+    rpm: Rate = 7200.0
+    single_track: Duration = 1e-3
+    full_stroke: Duration = 15e-3
+    bandwidth: Bandwidth = 150e6
+    channels: int = Field(1, ge=1)
+
+
+class SsdDisk(Strict):
+    kind: Literal["ssd"]
+    read: Duration = 80e-6
+    write: Duration = 20e-6
+    channels: int = Field(8, ge=1)
+
+
+class NvmeDisk(Strict):
+    kind: Literal["nvme"]
+    read: Duration = 20e-6
+    write: Duration = 10e-6
+    channels: int = Field(32, ge=1)
+
+
+class CustomDisk(Strict):
+    """Service times drawn from distributions: the validation disks (M/M/1, M/D/1, M/M/c)."""
+
+    kind: Literal["custom"]
+    read: Distribution
+    write: Distribution | None = None
+    channels: int = Field(1, ge=1)
+
+
+Disk = Annotated[HddDisk | SsdDisk | NvmeDisk | CustomDisk, Field(discriminator="kind")]
+
+
+__all__ = ["Bandwidth", "Costs", "CustomDisk", "Disk", "HddDisk", "Host", "NvmeDisk",
+           "SsdDisk"]
