@@ -196,7 +196,7 @@ def test_twolist_active_hit_refreshes_within_active():
 
 
 def test_twolist_evicts_from_active_when_inactive_is_empty():
-    c = TwoList(2, active_ratio=1.0)
+    c = TwoList(2, TwoList.Options(active_ratio=1.0))
     fill(c, "ab")
     assert c.get("a") and c.get("b")  # both active, inactive empty
     assert fill(c, "c") == ["a"]
@@ -364,11 +364,90 @@ def test_next_victim_is_what_insert_evicts(name, ops, capacity):
         elif op == "remove":
             cache.remove(key)
         elif key not in cache:
-            foretold = cache.next_victim()
+            foretold = cache.next_victim(key)
             before = list(cache.items())
-            assert cache.next_victim() == foretold and list(cache.items()) == before
+            assert cache.next_victim(key) == foretold and list(cache.items()) == before
             victim = cache.insert(key)
             if foretold is None:
                 assert victim is None or victim[0] == key  # room, or a zero-sized cache
             else:
                 assert victim is not None and victim[0] == foretold
+
+
+# ---------------------------------------------------------------------------------------------
+# options: declared per cache, given in a scenario as `cache: {kind: ..., option: value}`
+
+
+def test_twolist_active_ratio_is_an_option():
+    """active_ratio bounds the active list: at 0.25 of 4 pages one promoted page at most."""
+    c = make_cache(_spec("twolist", active_ratio=0.25), 4)
+    fill(c, "abcd")
+    assert c.get("a") and c.get("b")  # b promoted, a demoted to the inactive list's young end
+    assert fill(c, "e") == ["c"]
+    assert fill(c, "f") == ["d"]
+    assert fill(c, "g") == ["a"]  # at 0.5 a would have stayed active
+    assert sorted(c.keys()) == ["b", "e", "f", "g"]
+
+
+@pytest.mark.parametrize("name", sorted(CACHES))
+def test_every_example_builds_and_serves(name):
+    """Every option set a cache declares builds through the scenario's spec and serves."""
+    cls = CACHES[name]
+    assert cls.examples, f"{name} declares no examples"
+    for options in cls.examples:
+        c = make_cache(_spec(name, **options), 3)
+        assert isinstance(c, cls)
+        run(c, [1, 2, 3, 1, 4, 5, 1, 6])
+        assert len(c) == 3
+
+
+def _spec(kind, **options):
+    from pydantic import TypeAdapter
+
+    from tmemsim.caches import CacheSpec
+
+    return TypeAdapter(CacheSpec).validate_python({"kind": kind, **options})
+
+
+def _scenario(cache, policy_cache=None):
+    policy = {"kind": "host-cache"} | ({"cache": policy_cache} if policy_cache else {})
+    return {"name": "c", "requests": 10, "host": {"memory": "1GiB"},
+            "disks": {"d": {"kind": "nvme"}}, "policies": [policy],
+            "guests": [{"name": "g", "memory": "64MiB", "cache": cache, "disk": {"size": "64MiB"},
+                        "workload": {"kind": "zipf", "footprint": 1000}}]}
+
+
+def test_scenario_cache_forms():
+    from tmemsim.scenario import load_scenario, resolved_yaml
+
+    s = load_scenario(_scenario("fifo"))
+    assert s.guests[0].cache.kind == "fifo" and "cache: fifo" in resolved_yaml(s)
+    s = load_scenario(_scenario({"kind": "twolist", "active_ratio": 0.3},
+                                {"kind": "twolist", "active_ratio": 0.2}))
+    assert s.guests[0].cache.active_ratio == 0.3
+    assert s.policy_specs()[0].make_options().cache.active_ratio == 0.2
+    again = load_scenario(s)  # what results' scenario.yaml holds loads to the same scenario
+    assert again.guests[0].cache == s.guests[0].cache
+    import pickle  # process pools carry scenarios
+
+    assert pickle.loads(pickle.dumps(s)).guests[0].cache == s.guests[0].cache
+
+
+@pytest.mark.parametrize("cache, where, message", [
+    ("lrx", "guests[0].cache", "unknown kind 'lrx' (did you mean 'lru'?)"),
+    ({"kind": "twolist", "active_ratoi": 0.3}, "guests[0].cache.active_ratoi",
+     "unknown key (did you mean 'active_ratio'?)"),
+    ({"kind": "twolist", "active_ratio": 2}, "guests[0].cache.active_ratio", "less than or equal"),
+    ({"kind": "lru", "active_ratio": 0.3}, "guests[0].cache.active_ratio", "unknown key"),
+])
+def test_scenario_cache_errors_are_located(cache, where, message):
+    from tmemsim.errors import ScenarioError
+    from tmemsim.scenario import load_scenario
+
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_scenario(cache))
+    assert exc.value.path == where and message in exc.value.message
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_scenario("lru", cache))
+    assert exc.value.path == where.replace("guests[0]", "policies[0]")
+    assert message in exc.value.message

@@ -23,8 +23,8 @@ from tmemsim import api
 from tmemsim.api import select_policies
 from tmemsim.cli import main
 from tmemsim.errors import RunError, ScenarioError
-from tmemsim.metrics import LatencyHistogram
 from tmemsim.model import World
+from tmemsim.model.metrics import LatencyHistogram
 from tmemsim.presentation.compare import FIGURE_TITLES
 from tmemsim.presentation.table import COMPARISON_COLUMNS, format_cell, table_rows
 from tmemsim.results import Result, read_results

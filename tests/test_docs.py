@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import json
 import os
 import re
 import shlex
@@ -253,6 +254,9 @@ def _keeps_its_promise(args: list[str], cwd: Path, stdout: str) -> None:
         for name in ("meta.json", "summary.csv", "scenario.yaml", "report.md"):
             assert (directory / name).is_file(), (args, name)
         assert list((directory / "plots").glob("*.png")), args
+    if out and command == "curve":
+        for name in ("curves.parquet", "meta.json", "curve.png"):
+            assert (cwd / out / name).is_file(), (args, name)
     if out and command == "sweep":
         for name in ("sweep.parquet", "sweep_summary.csv", "failures.csv"):
             assert (cwd / out / name).is_file(), (args, name)
@@ -315,7 +319,9 @@ def test_python_block(block, scratch):
     (scratch / "example.py").write_text(block.text)
     _run([sys.executable, "example.py"], scratch)
     for saved in re.findall(r"\.save\(\"([^\"]+)\"\)", block.text):
-        assert (scratch / saved / "summary.csv").is_file(), saved
+        kind = json.loads((scratch / saved / "meta.json").read_text())["tmemsim"]
+        table = {"results": "summary.csv", "curves": "curves.parquet"}[kind]
+        assert (scratch / saved / table).is_file(), saved
 
 
 # ---------------------------------------------------------------- yaml

@@ -18,8 +18,8 @@ import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.errors import TmemsimError
 from tmemsim.infra.atomic import OutputError, stage
-from tmemsim.metrics import LatencyHistogram
 from tmemsim.model import World
+from tmemsim.model.metrics import LatencyHistogram
 from tmemsim.results import Result
 
 # docs/model.md, "Results": the fixed names, in this order (more may follow them)

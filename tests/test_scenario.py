@@ -124,7 +124,7 @@ def test_minimal_dict_loads_with_defaults_filled():
     assert s.images == {}
     g = s.guests[0]
     assert g.memory == 64 * MiB and g.reserved == 16 * MiB
-    assert g.count == 1 and g.cache == "lru"
+    assert g.count == 1 and g.cache.kind == "lru"
     assert g.writeback_interval == 5.0 and g.dirty_expire == 30.0  # the Linux defaults
     assert g.cache_pages() == 48 * MiB // 4096 == 12288
     assert g.disk.size == 2 * GiB and g.disk.image is None
@@ -173,7 +173,7 @@ def test_units_and_distributions_inside_a_scenario():
     assert (s.duration, s.warmup, s.sample_interval) == (2.0, 0.5, 0.25)
     assert s.host.costs.virtio == pytest.approx(5e-6) and s.host.costs.guest_hit == 0
     g = s.guests[0]
-    assert (g.writeback_interval, g.dirty_expire, g.cache) == (1.0, 2.0, "clock")
+    assert (g.writeback_interval, g.dirty_expire, g.cache.kind) == (1.0, 2.0, "clock")
     assert g.workload.think_time.kind == "constant" and g.workload.think_time.mean == 1e-3
     assert g.workload.footprint == 1024  # a size with a unit becomes pages
 
@@ -270,7 +270,7 @@ BAD_CASES = {
         "policies[1].kind", "did you mean 'host-cache'"),
     "unknown-cache": (
         edit("    reserved: 16MiB\n", "    reserved: 16MiB\n    cache: lfu  # <-\n"),
-        "guests[0].cache", "unknown cache 'lfu'"),
+        "guests[0].cache", "unknown kind 'lfu'"),
     "wrong-type-int": (
         edit("seed: 1\n", "seed: abc  # <-\n"), "seed", "valid integer"),
     "wrong-type-number": (

@@ -12,6 +12,7 @@ import os
 from .errors import RunError, TmemsimError, check_jobs
 from .infra.parallel import run_many
 from .model import World
+from .model.invariants import stale_reads_failure
 from .results import Comparison, Result, read_results
 from .scenario import PolicySpec, Scenario, load_scenario, select_policies
 
@@ -88,11 +89,9 @@ def _run_named(s: Scenario, spec: PolicySpec, progress=None):
 def _enforce_check(s: Scenario, result: Result) -> None:
     if not s.check:
         return
-    stale = result.summary[result.summary["guest"] == "ALL"]
-    bad = stale[stale["stale_reads"] > 0]
-    if len(bad):
-        detail = ", ".join(f"{r.policy}: {r.stale_reads}" for r in bad.itertuples())
-        raise RunError(f"coherence check failed: stale reads ({detail})")
+    failure = stale_reads_failure(result.summary.to_dict("records"))
+    if failure:
+        raise RunError(failure)
 
 
 __all__ = ["Comparison", "Result", "Scenario", "as_scenario", "compare", "load_scenario",

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .caches import CACHES
 from .units import parse_duration, parse_pages, parse_rate, parse_size
 
 Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
@@ -22,15 +21,6 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 DurationOrZero = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 Rate = Annotated[float, BeforeValidator(parse_rate), Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
-
-
-def _known_cache(value: str) -> str:
-    if value not in CACHES:
-        raise ValueError(f"unknown cache {value!r}; expected one of {', '.join(CACHES)}")
-    return value
-
-
-CacheKind = Annotated[str, AfterValidator(_known_cache)]  # a replacement policy by name
 
 
 class Strict(BaseModel):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import TmemsimError
 from .infra.atomic import MARKER, Staged, kind_of, marked, stage
+from .policies import POLICIES
 
 SUMMARY_COLUMNS = [
     "policy", "guest", "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads",
@@ -30,9 +31,19 @@ EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_
                  "fairness_jain"]
 _COUNTS = ["requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
            "swap_disk_io", "stale_reads"]
-_POLICY_COUNTS = ["tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits",
-                  "tmem_flushes", "tmem_evictions", "frontswap_stores", "frontswap_loads",
-                  "frontswap_rejected"]
+
+
+def policy_counter_names() -> list[str]:
+    """Every registered policy's own counters (union, in registry order): a column each, 0
+    under a policy that does not count it."""
+    return list(dict.fromkeys(n for p in POLICIES.values() for n in p.Counters.NAMES))
+
+
+def summary_columns() -> list[str]:
+    """summary.csv's columns: DESIGN.md's fixed ones (some of them tmem's counters), the extra
+    ones, then any policy counter not named yet."""
+    named = SUMMARY_COLUMNS + EXTRA_COLUMNS
+    return named + [n for n in policy_counter_names() if n not in named]
 
 
 def _ratio(a, b) -> float:
@@ -42,7 +53,7 @@ def _ratio(a, b) -> float:
 def _row(policy, guest, counts, policy_counts, hist, measured, memory) -> dict:
     row = {"policy": policy, "guest": guest}
     row.update({k: counts[k] for k in _COUNTS})
-    row.update({k: policy_counts[k] for k in _POLICY_COUNTS})
+    row.update({k: policy_counts.get(k, 0) for k in policy_counter_names()})
     reads = counts["reads"]
     row["guest_hit_ratio"] = _ratio(counts["guest_hits"], reads)
     row["host_hit_ratio"] = _ratio(counts["host_hits"], reads)
@@ -131,7 +142,7 @@ class Result:
         from .scenario import resolved_yaml
 
         summary = pd.DataFrame([r for out in outputs for r in summary_rows(out)])
-        summary = summary[SUMMARY_COLUMNS + EXTRA_COLUMNS]
+        summary = summary[summary_columns()]
         ts = [(t, out.policy, g, m, float(v)) for out in outputs for (t, g, m, v) in out.samples]
         timeseries = pd.DataFrame(ts, columns=["time_s", "policy", "guest", "metric", "value"])
         latency = pd.DataFrame([r for out in outputs for r in latency_rows(out)],

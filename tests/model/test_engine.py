@@ -16,8 +16,8 @@ import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.caches import LRU
 from tmemsim.model import World
+from tmemsim.model.anon import AnonMemory
 from tmemsim.model.disk import Disk
-from tmemsim.model.guest import Guest
 from tmemsim.results import Result
 from tmemsim.units import PAGE_SIZE
 from tmemsim.workloads.traces import write_oracle_general
@@ -335,7 +335,7 @@ def test_a_fault_on_a_page_already_coming_in_waits_for_it(monkeypatch, memory, e
     """Eight threads fault on 16 anonymous pages through a tiny cache: a page enters the cache
     only by a zero-fill or a swap-in of its own, however many requests fault on it while its
     first fault waits in the agenda (and however soon it is evicted after it arrives)."""
-    waited = _count_calls(monkeypatch, Guest, "_anon_arrived")
+    waited = _count_calls(monkeypatch, AnonMemory, "arrived")
     inserted = _count_calls(monkeypatch, LRU, "insert")
     anon = {"size": "64KiB", "fraction": 0.9, "alpha": 0.3, "read_fraction": 0.5}
     s = tmemsim.load_scenario(scenario(
@@ -345,10 +345,10 @@ def test_a_fault_on_a_page_already_coming_in_waits_for_it(monkeypatch, memory, e
     w = World(s, select_policies(s)[0])
     c = w.run().counters[0]
     assert waited and c["swap_ins"] > 1000 and c["stale_reads"] == 0
-    pending = len(w.guests[0].arriving)  # faults whose page had not arrived when the run ended
+    pending = len(w.guests[0].anon.arriving)  # faults whose page had not arrived when the run ended
     entered = [key for key in inserted if key < 0]  # anonymous pages are keyed -1 - apage
     assert len(entered) + pending == c["zero_fills"] + c["swap_ins"]
-    assert c["zero_fills"] == w.guests[0].anon_committed <= 16  # the area has 16 pages
+    assert c["zero_fills"] == w.guests[0].anon.committed <= 16  # the area has 16 pages
 
 
 def test_batching_saves_events():

@@ -25,13 +25,13 @@ import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.errors import RunError
 from tmemsim.model import World
-from tmemsim.model import world as world_module
+from tmemsim.model import invariants as invariants_module
 from tmemsim.model.hypervisor import Hypervisor
 from tmemsim.policies.tmem import Tmem
 from tmemsim.workloads import base as workloads_base
 from tmemsim.workloads.base import OP_ANON_READ, OP_ANON_WRITE, OP_READ, PageSampler
 
-InvariantError = world_module.InvariantError
+InvariantError = invariants_module.InvariantError
 
 PAGE = 4096
 KiB = 1024
@@ -175,16 +175,17 @@ def _check_no_anonymous_page_lost(w: World) -> None:
     each slot back (frontswap first, then the swap area) returns the page's latest version."""
     t = w.env.now
     for i, g in enumerate(w.guests):
-        assert not (set(g.slots) & g.anon_dirty), "a page both dirty and with a valid slot"
-        for key in g.latest:
+        anon = g.anon
+        assert not (set(anon.slots) & anon.dirty), "a page both dirty and with a valid slot"
+        for key in g.versions:
             if key < 0:
-                assert key in g.cache or key in g.slots, f"{g.name}: anonymous page {key} lost"
-        for key in list(g.slots):
+                assert key in g.cache or key in anon.slots, f"{g.name}: anonymous page {key} lost"
+        for key in list(anon.slots):
             if key in g.cache:
                 continue
             apage = -1 - key
-            _, data, _ = w.hv.swap_in(i, apage, g.swap_loc | apage, t)
-            assert data == g.latest.get(key, 0), (g.name, apage)
+            _, data, _ = w.hv.swap_in(i, apage, anon.swap_loc | apage, t)
+            assert data == g.versions.get(key, 0), (g.name, apage)
 
 
 def _check_world_after_run(w: World, out) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.model import World
-from tmemsim.model.world import InvariantError
+from tmemsim.model.invariants import InvariantError
 from tmemsim.policies.base import READ_HOST_CALL
 
 PAGE = 4096
@@ -540,7 +540,7 @@ def test_truncate_then_read_after_put(policy, monkeypatch):
     assert out.counters[0]["stale_reads"] == 0
     assert out.policy_counters[0]["tmem_flushes"] >= 1
     assert puts[0] == (5, 0)  # the original bytes of 5 were put before the truncate
-    new = world.guests[0].latest[5]
+    new = world.guests[0].versions[5]
     assert new != 0
     vpage, (_, returned) = gets[-1]
     assert vpage == 5 and returned == new
@@ -561,7 +561,7 @@ def test_truncate_leaves_no_old_copy_in_the_pool():
     assert list(g.cache.keys()) == [7] and 7 in g.dirty
     assert not tm.holds_private(0, 7)
     for p in (4, 5, 6):
-        assert tm.read(0, p, g.gdisk.location(p, True)) == (READ_HOST_CALL, g.latest[p])
+        assert tm.read(0, p, g.gdisk.location(p, True)) == (READ_HOST_CALL, g.versions[p])
     assert tm.read(0, 0, g.gdisk.location(0, False)) == (READ_HOST_CALL, 0)  # not in the file
 
 

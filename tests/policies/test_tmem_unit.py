@@ -324,7 +324,7 @@ def host(pool_pages=4, clone="cow", **options):
 def test_host_cache_fills_on_read_and_learns_nothing_of_the_guest():
     w = host()
     hc = w.policy
-    assert w.hv.told is False  # the guest never calls it on a clean eviction
+    assert not hc.observes_evictions  # the guest never calls it on a clean eviction
     assert hc.read(A, 3, loc(w, A, 3)) == (READ_DISK, 0)
     assert hc.read(A, 3, loc(w, A, 3)) == (READ_HOST_IO, 0)  # inclusive: stays on a hit
     assert hc.read(A, 3, loc(w, A, 3)) == (READ_HOST_IO, 0)

@@ -13,11 +13,11 @@ from collections import OrderedDict
 
 from ..caches import make_cache
 from ..images import PAGE_BITS
-from ..metrics import LatencyHistogram
-from ..policies.base import Policy
 from ..units import PAGE_SIZE
-from ..workloads.base import OP_ANON_WRITE
+from ..workloads.base import OP_ANON_WRITE, OP_TRUNCATE, OP_WRITE
+from .anon import AnonMemory
 from .clock import At, next_event_time
+from .metrics import LatencyHistogram
 
 ORDER_FLUSH = 0
 ORDER_CHURN = 1
@@ -47,55 +47,66 @@ class Thread:
 
 
 class Guest:
-    def __init__(self, env, index: int, name: str, spec, gdisk, hypervisor, contents, costs,
-                 streams, rank: int, batched: bool, horizon: float, budget: int | None,
-                 observer, swap_file: int | None = None, churn_rng=None):
-        self.env, self.index, self.name, self.spec = env, index, name, spec
+    """One guest's page cache, dirty pages, requests and background work, on its own clock.
+
+    `config` is what the world laid out for it (GuestConfig); `observer` the little it needs of
+    the world (config.Observer). Its anonymous memory is a companion (`anon`, model/anon.py).
+    """
+
+    def __init__(self, env, config, hypervisor, contents, observer):
+        spec = config.spec
+        self.env, self.index, self.name, self.spec = env, config.index, config.name, spec
         self.observer = observer  # .next_time: when counters are next read or reset
         self.checker = None  # under --check: called after every action, raises if broken
-        self.gdisk, self.hv, self.contents = gdisk, hypervisor, contents
-        self.rank, self.batched, self.horizon = rank, batched, horizon
+        self.gdisk, self.hv, self.contents = config.disk, hypervisor, contents
+        self.rank, self.batched, self.horizon = config.rank, config.batched, config.horizon
         self.cache = make_cache(spec.cache, spec.cache_pages())
         self.dirty: OrderedDict = OrderedDict()  # vpage -> time it was first dirtied
-        self.latest: dict = {}  # vpage -> data of the guest's last write (the oracle's truth)
-        # anonymous pages are keyed -1 - apage in the page cache and in latest
-        self.anon_dirty: set = set()  # resident anonymous pages whose swap copy is stale or none
-        self.slots: dict = {}  # anonymous keys with a swap slot holding their latest data
-        # anonymous key whose fault waits in the agenda -> the faults of other requests that
-        # wait for the same page: (thread, write, started, gap)
-        self.arriving: dict = {}
-        self.swap_loc = (swap_file << PAGE_BITS) if swap_file is not None else 0
-        self.counters = hypervisor.counters[index]
+        # vpage -> version (write serial) of the guest's last write: the oracle's truth
+        self.versions: dict = {}
+        self.anon = AnonMemory(self, config.swap_file)
+        self.counters = hypervisor.counters[self.index]
         self.hist = LatencyHistogram()
+        self._bind_hot_path(hypervisor, config.disk)
+        self.sync = spec.workload.sync
+        self.file_pages = spec.workload.file_pages
+        self.remaining = config.budget if config.budget is not None else 1 << 62
+        self.events = 0
+        self.last_end = 0.0  # when the guest's latest request completed
+        self.open_serial = 0
+        self.agenda: list = []
+        closed = not spec.workload.open_loop()
+        self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(config.streams)]
+        for th in self.threads:
+            if th.refill():
+                self.agenda.append((0.0, th.order, self._start, th))
+        self._schedule_background(config.churn_rng)
+        heapq.heapify(self.agenda)
+
+    def _bind_hot_path(self, hypervisor, gdisk) -> None:
+        """What the hit loop and the miss path use, bound once (attribute lookups are most of
+        a hit's cost)."""
         self.record = self.hist.record
         self.cached = self.cache.members()
         self.touch = self.cache.toucher()
         self.cache_insert = self.cache.insert
         self.hv_read = hypervisor.read
         self.hv_evicted = hypervisor.evicted
-        self.told = hypervisor.told  # does the policy hear of clean evictions (tmem puts)?
+        # does the host hear of clean evictions (tmem puts)? else they leave without a word
+        self.observed = hypervisor.policy.observes_evictions
         # GuestDisk.location, unrolled for the miss path
         self.cow = gdisk.kind == "cow"
         self.own_loc = gdisk.own << PAGE_BITS
         self.base_loc = (gdisk.base << PAGE_BITS) if self.cow else self.own_loc
-        self.hit_cost = costs.guest_hit
-        self.sync = spec.workload.sync
-        self.file_pages = spec.workload.file_pages
-        self.remaining = budget if budget is not None else 1 << 62
-        self.events = 0
-        self.last_end = 0.0  # when the guest's latest request completed
-        self.open_serial = 0
-        self.agenda: list = []
-        closed = not spec.workload.open_loop()
-        self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(streams)]
-        for th in self.threads:
-            if th.refill():
-                self.agenda.append((0.0, th.order, self._start, th))
+        self.hit_cost = hypervisor.costs.guest_hit
+
+    def _schedule_background(self, churn_rng) -> None:
+        """The flusher, self-ballooning, file churn and phase switches, as the spec asks."""
+        spec = self.spec
         if spec.writeback_interval > 0:
             self.agenda.append((spec.writeback_interval, ORDER_FLUSH, self._flush, None))
         if spec.balloon.kind == "selfballoon":
             self.agenda.append((spec.balloon.interval, ORDER_BALLOON, self._balloon, None))
-        self.anon_committed = 0  # anonymous pages ever touched (the model never frees them)
         churn = spec.workload.churn
         if churn is not None:
             # which file and when depend on the guest's seed only, not on the policy
@@ -106,7 +117,6 @@ class Guest:
         switches = getattr(spec.workload, "switches", None)
         self.switches = switches() if switches else iter(())
         self._next_switch()
-        heapq.heapify(self.agenda)
 
     # ------------------------------------------------------------ the SimPy process
 
@@ -148,10 +158,15 @@ class Guest:
         agenda and the observer (`local`); anything that reaches the hypervisor (a miss, a write,
         a truncate) must also come before every other event of the world (`world`). A request
         the agenda chose is served whatever the bounds; one we resume is not.
+
+        This is the one long function of tmemsim, on purpose: it is the hot path (a run spends
+        most of its time here), and a Python call per request would cost more than the rest of
+        a hit. So the read hit and the read miss are served inline, with everything they need in
+        locals; other operations (writes, truncates, anonymous memory) go to `_dispatch`.
         """
         local, world = self._bounds()
         if not chosen and t >= local:
-            self._later(t, th)
+            self.later(t, th)
             return
         cached, touch = self.cached, self.touch
         hit_cost = self.hit_cost
@@ -166,7 +181,7 @@ class Guest:
         stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
         misses = others = 0
         # what a miss needs, in locals: the miss path is most of a run's time
-        latest, dirty, told = self.latest, self.dirty, self.told
+        versions, dirty, observed = self.versions, self.dirty, self.observed
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
         last = end = self.last_end
@@ -187,16 +202,10 @@ class Guest:
             if ops[i]:
                 # the first request of a chosen run ignores the world bound
                 if t >= world and (passed + i - base or not chosen):
-                    self._later(t, th)
+                    self.later(t, th)
                     break
-                op = ops[i]
                 others += 1
-                if op == 1:
-                    end = self._write(t, pages[i], th.dups[i])
-                elif op == 2:
-                    end = self._truncate(t, pages[i])
-                else:
-                    end = self._anon(t, pages[i], op == OP_ANON_WRITE, th, gaps[i], local, world)
+                end = self._dispatch(t, th, i, local, world)
                 if end is None:  # the request ends later, through the agenda
                     end = last
                     if closed:
@@ -212,10 +221,10 @@ class Guest:
                     end = t + hit_cost
                 else:
                     if t >= world and (passed + i - base or not chosen):
-                        self._later(t, th)
+                        self.later(t, th)
                         break
                     misses += 1
-                    written = latest.get(vpage, 0)
+                    written = versions.get(vpage, 0)
                     loc = (base_loc if cow and not written else own_loc) | vpage
                     ready, data = hv_read(index, vpage, loc, t)
                     if data != written:
@@ -224,15 +233,15 @@ class Guest:
                     # agenda only, when its eviction can touch no one else (a transparent policy,
                     # a clean victim), else the world too. An open loop keeps arriving meanwhile,
                     # so its page waits in the agenda.
-                    if closed and ready < (local if local < world else self._entry_bound(local, world)):
+                    if closed and ready < (local if local < world else self.entry_bound(local, world, vpage)):
                         victim = cache_insert(vpage)
                         end = ready
-                        # a clean file page under a transparent policy leaves without a word
-                        if victim is not None and (told or victim[0] < 0 or victim[0] in dirty):
-                            end += self._evict(ready, victim[0])
+                        # a clean file page leaves without a word unless evictions are observed
+                        if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
+                            end += self.evict(ready, victim[0])
                         record(end - t)
                     else:
-                        self._await(ready, th, self._finish, (th, vpage, t, gaps[i], data))
+                        self.wait_for(ready, th, self._finish, (th, vpage, t, gaps[i], data))
                         if closed:
                             i += 1
                             break
@@ -240,7 +249,7 @@ class Guest:
             t = (end if closed else t) + gaps[i]
             i += 1
             if t >= local:
-                self._later(t, th)
+                self.later(t, th)
                 break
         if end > last:
             last = end
@@ -253,6 +262,16 @@ class Guest:
         c.requests += served
         c.reads += served - others
 
+    def _dispatch(self, t: float, th: Thread, i: int, local: float, world: float):
+        """Request i of th's chunk, not a read: a write, a truncate or an anonymous touch.
+        Returns when it ends, or None if it ends later, through the agenda."""
+        op, page = th.ops[i], th.pages[i]
+        if op == OP_WRITE:
+            return self._write(t, page, th.dups[i])
+        if op == OP_TRUNCATE:
+            return self._truncate(t, page)
+        return self.anon.touch(t, page, op == OP_ANON_WRITE, th, th.gaps[i], local, world)
+
     def _bounds(self) -> tuple[float, float]:
         """(local, world): actions strictly before `local` cannot be disturbed in this guest;
         actions that touch shared state must also come strictly before `world`."""
@@ -264,34 +283,34 @@ class Guest:
             local = agenda[0][0]
         return local, next_event_time(self.env)
 
-    def _later(self, t: float, th: Thread) -> None:
+    def later(self, t: float, th: Thread) -> None:
         if t < self.horizon:
             heapq.heappush(self.agenda, (t, th.order, self._start, th))
 
-    def _resume(self, t: float, th: Thread) -> None:
+    def resume(self, t: float, th: Thread) -> None:
         """Continue th at t: now if nothing else can come first, else through the agenda."""
         if t < self._bounds()[0]:
             self._start(t, th, chosen=False)
         else:
-            self._later(t, th)
+            self.later(t, th)
 
-    def _entry_bound(self, local: float, world: float) -> float:
+    def entry_bound(self, local: float, world: float, key: int) -> float:
         """The time before which a page may enter the cache at once: the local bound if its
         eviction touches no one else (a transparent policy, a victim that needs no write), else
         also the world's."""
-        if local < world or not self.told and (
-                not self.dirty and not self.anon_dirty or self._clean_victim()):
+        if local < world or not self.observed and (
+                not self.dirty and not self.anon.dirty or self._clean_victim(key)):
             return local
         return world
 
-    def _clean_victim(self) -> bool:
+    def _clean_victim(self, key: int) -> bool:
         """True if inserting a page now evicts nothing that must be written: no dirty file page,
         no anonymous page without a current swap copy. Until this guest's next action (the local
         bound) no one else touches its cache, so the victim then is the victim now."""
-        victim = self.cache.next_victim()
-        return victim is None or (victim not in self.dirty and victim not in self.anon_dirty)
+        victim = self.cache.next_victim(key)
+        return victim is None or (victim not in self.dirty and victim not in self.anon.dirty)
 
-    def _await(self, ready: float, th: Thread, action, arg) -> None:
+    def wait_for(self, ready: float, th: Thread, action, arg) -> None:
         """A page arrives at `ready`, after something else may have happened: `action(ready, arg)`
         waits in the agenda. Each open-loop request gets its own order, after every thread."""
         order = th.order
@@ -306,7 +325,7 @@ class Guest:
         self.last_end = end if end > self.last_end else self.last_end
         self.record(end - started)
         if th.closed:
-            self._resume(end + gap, th)
+            self.resume(end + gap, th)
 
     def _fill(self, t: float, vpage: int, data: int) -> float:
         """A miss's page arrived at t: insert it; returns when the request is done (puts too).
@@ -323,24 +342,24 @@ class Guest:
         if vpage in cache:
             cache.get(vpage)
             return t
-        if data != self.latest.get(vpage, 0):
+        if data != self.versions.get(vpage, 0):
             return t
         cost = 0.0
-        if self.told and self.hv.policy.holds_private(self.index, vpage):
+        if self.observed and self.hv.policy.holds_private(self.index, vpage):
             loc = self.gdisk.location(vpage, data != 0)
             cost = self.hv.invalidate(self.index, [(vpage, loc)])
         victim = cache.insert(vpage)
-        return t + cost if victim is None else t + cost + self._evict(t, victim[0])
+        return t + cost if victim is None else t + cost + self.evict(t, victim[0])
 
-    def _evict(self, t: float, vpage: int) -> float:
+    def evict(self, t: float, vpage: int) -> float:
         """A page leaves the cache: write it back if dirty, then (tmem) put it. Returns CPU cost."""
         if vpage < 0:
-            return self._swap_out(t, vpage)
-        data = self.latest.get(vpage, 0)
+            return self.anon.swap_out(t, vpage)
+        data = self.versions.get(vpage, 0)
         if data and vpage in self.dirty:
             del self.dirty[vpage]
             self.hv.write(self.index, vpage, self.own_loc | vpage, data, t)
-        if not self.told:
+        if not self.observed:
             return 0.0
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
         return self.hv_evicted(self.index, vpage, loc, data)
@@ -356,8 +375,8 @@ class Guest:
         c.writes += 1
         io = t if io_at is None else io_at
         serial = self.contents.new_write(self.index, vpage, pooled)
-        was_written = vpage in self.latest
-        self.latest[vpage] = serial
+        was_written = vpage in self.versions
+        self.versions[vpage] = serial
         cost = 0.0
         cache = self.cache
         if not cache.get(vpage):
@@ -366,7 +385,7 @@ class Guest:
                     self.index, [(vpage, self.gdisk.location(vpage, was_written))])
             victim = cache.insert(vpage)
             if victim is not None:
-                cost += self._evict(io, victim[0])
+                cost += self.evict(io, victim[0])
         end = t + self.hit_cost + cost
         if self.sync:
             c.sync_writes += 1
@@ -390,110 +409,16 @@ class Guest:
         self.counters.truncates += 1
         first = vpage - vpage % self.file_pages
         last = min(first + self.file_pages, self.gdisk.pages)
-        cache, dirty, latest = self.cache, self.dirty, self.latest
+        cache, dirty, versions = self.cache, self.dirty, self.versions
         pages = []
         for p in range(first, last):
             cache.remove(p)
             dirty.pop(p, None)
-            pages.append((p, self.gdisk.location(p, p in latest)))
+            pages.append((p, self.gdisk.location(p, p in versions)))
         end = t + self.hv.invalidate(self.index, pages)
         for p in range(first, last):
             end = self._write(end, p, False, flushed=True, io_at=t)
         return end
-
-    # ------------------------------------------------------------ anonymous memory and swap
-
-    def _anon(self, t: float, apage: int, write: bool, th: Thread, gap: float, local: float,
-              world: float) -> float | None:
-        """Touch an anonymous page: a hit, a zero-fill on first touch, or a swap-in. Returns when
-        the request is done, or None if the page comes in later, through the agenda.
-
-        Anonymous pages share the page cache with file pages (one replacement list; no
-        swappiness bias). A page keeps its swap slot after a swap-in (Linux's swap cache), so a
-        clean page leaves again without I/O; a write dirties it and frees the slot. As with a
-        file miss, the page enters (and evicts one) when it arrives; the eviction's I/O goes to
-        the disks then, in time order with everyone else's.
-        """
-        c = self.counters
-        c.anon_touches += 1
-        key = -1 - apage
-        if self.cache.get(key):
-            end = t + self.hit_cost
-            if write:
-                self._anon_write(key, apage)
-            c.anon_latency_s += end - t
-            return end
-        waiting = self.arriving.get(key)
-        if waiting is not None:  # another request's fault brings the page in: wait for it
-            waiting.append((th, write, t, gap))
-            return None
-        arrives = t + self.hit_cost
-        if key in self.slots:
-            c.swap_ins += 1
-            done, data, in_memory = self.hv.swap_in(self.index, apage, self.swap_loc | apage, t)
-            if data != self.latest.get(key, 0):
-                c.stale_reads += 1
-            c.swap_ins_memory += in_memory
-            arrives = max(arrives, done)
-        else:
-            c.zero_fills += 1
-            self.anon_committed += 1
-            self.anon_dirty.add(key)  # a fresh anonymous page exists only in memory
-        if th.closed and arrives < self._entry_bound(local, world):
-            return self._anon_enter(arrives, key, apage, write, t)
-        self.arriving[key] = []
-        self._await(arrives, th, self._anon_arrived, (th, key, apage, write, t, gap))
-        return None
-
-    def _anon_arrived(self, t: float, arg) -> None:
-        """A faulted anonymous page arrives at t: it enters, and every request that faulted on it
-        meanwhile touches it now (its write lands after the first fault's)."""
-        th, key, apage, write, started, gap = arg
-        waiters = self.arriving.pop(key)
-        end = self._anon_enter(t, key, apage, write, started)
-        self.last_end = end if end > self.last_end else self.last_end
-        for waiter, wrote, since, pause in waiters:
-            self.cache.get(key)
-            if wrote:
-                self._anon_write(key, apage)
-            done = max(t, since + self.hit_cost)
-            self.counters.anon_latency_s += done - since
-            self.last_end = done if done > self.last_end else self.last_end
-            if waiter.closed:  # in the agenda before th runs on, which may run past them
-                self._later(done + pause, waiter)
-        if th.closed:
-            self._resume(end + gap, th)
-
-    def _anon_enter(self, t: float, key: int, apage: int, write: bool, started: float) -> float:
-        """An anonymous page faulted at `started` is in memory at t: it enters the cache, then
-        the write, if any, lands."""
-        end = t
-        # never cached by now: a fault on a page already arriving waits for it (self.arriving)
-        victim = self.cache.insert(key)
-        if victim is not None:
-            end += self._evict(t, victim[0])
-        if write:
-            self._anon_write(key, apage)
-        self.counters.anon_latency_s += end - started
-        return end
-
-    def _anon_write(self, key: int, apage: int) -> None:
-        self.latest[key] = self.contents.new_write(self.index, key, False)
-        self.anon_dirty.add(key)
-        if self.slots.pop(key, None) is not None:
-            self.hv.swap_free(self.index, apage)
-
-    def _swap_out(self, t: float, key: int) -> float:
-        """An anonymous page leaves memory: written to swap (frontswap first) unless its swap
-        slot already holds this version."""
-        if key not in self.anon_dirty:
-            return 0.0
-        self.anon_dirty.discard(key)
-        self.slots[key] = True
-        self.counters.swap_outs += 1
-        apage = -1 - key
-        return self.hv.swap_out(self.index, apage, self.swap_loc | apage,
-                                self.latest.get(key, 0), t)
 
     # ------------------------------------------------------------ background work
 
@@ -507,7 +432,7 @@ class Guest:
                 break
             dirty.popitem(last=False)
             self.hv.write(self.index, vpage, self.gdisk.location(vpage, True),
-                          self.latest[vpage], t)
+                          self.versions[vpage], t)
         if any(not th.ended for th in self.threads) and self.remaining > 0:
             heapq.heappush(self.agenda,
                            (t + self.spec.writeback_interval, ORDER_FLUSH, self._flush, None))
@@ -543,19 +468,31 @@ class Guest:
     def _balloon(self, t: float, _) -> None:
         """Self-ballooning: memory target = reserved + committed anonymous memory + headroom."""
         b = self.spec.balloon
-        target = self.spec.reserved + self.anon_committed * PAGE_SIZE + b.headroom
+        target = self.spec.reserved + self.anon.committed * PAGE_SIZE + b.headroom
         self.observer.set_memory(self.index, target, t)
         if self.remaining > 0 and any(not th.ended for th in self.threads):
             heapq.heappush(self.agenda, (t + b.interval, ORDER_BALLOON, self._balloon, None))
+
+    # ------------------------------------------------------------ memory balancing
+
+    def shrink_cache(self, pages: int, t: float) -> None:
+        """Give up `pages` pages of page cache at t (ballooning down): what no longer fits
+        leaves as any eviction does (written back if dirty, put if the host observes it)."""
+        for key, _ in self.cache.resize(self.cache.capacity - pages):
+            self.evict(t, key)
+
+    def grow_cache(self, pages: int) -> None:
+        """Take `pages` more pages of page cache (ballooning up)."""
+        self.cache.resize(self.cache.capacity + pages)
 
     # ------------------------------------------------------------ observation
 
     def double_cached(self) -> int:
         """Pages in this guest's cache that hypervisor memory holds too."""
         policy = self.hv.policy
-        if type(policy).holds is Policy.holds:  # the policy keeps no pages
+        if not policy.holds_guest_pages:
             return 0
-        latest, own, base, cow = self.latest, self.own_loc, self.base_loc, self.cow
+        versions, own, base, cow = self.versions, self.own_loc, self.base_loc, self.cow
         vpages = [vp for vp in self.cache.keys() if vp >= 0]
-        locs = [(base if cow and vp not in latest else own) | vp for vp in vpages]
+        locs = [(base if cow and vp not in versions else own) | vp for vp in vpages]
         return policy.double_cached(self.index, vpages, locs)

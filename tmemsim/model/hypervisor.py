@@ -7,13 +7,13 @@ guest's requests cost the host (host hits, disk reads and writes).
 from __future__ import annotations
 
 from ..images import PAGE_BITS, PAGE_MASK
-from ..policies.base import IGNORED, PUT_ACCEPTED, PUT_REJECTED, READ_DISK, WRITE_DISK, Policy
+from ..policies.base import READ_DISK, WRITE_DISK
 
 
 class Hypervisor:
     __slots__ = ("policy", "costs", "counters", "_file_of", "_owner_of",
-                 "_read_cost", "_write_cost", "told", "_policy_read", "_policy_evicted",
-                 "_put_cost", "_pending")
+                 "_read_cost", "_write_cost", "_policy_read", "_policy_evicted",
+                 "_eviction_cost", "_refused_swap_cost", "_pending")
 
     def __init__(self, policy, costs, disks: dict, layout, counters: list):
         self.policy = policy
@@ -25,10 +25,11 @@ class Hypervisor:
         self._write_cost = costs.write
         self._policy_read = policy.read
         self._policy_evicted = policy.evicted
-        self._put_cost = {IGNORED: 0.0, PUT_ACCEPTED: costs.put, PUT_REJECTED: costs.put_rejected}
+        # the policy prices its own eviction outcomes; the model only charges them
+        self._eviction_cost = policy.eviction_costs(costs)
+        # a swap-out frontswap refuses: a guest that talks by hypercalls paid for the call
+        self._refused_swap_cost = costs.put_rejected if policy.guest_hypercalls else 0.0
         self._pending = policy.pending_writes  # the same list for the policy's life
-        # transparent policies are never told of clean evictions: skip the call altogether
-        self.told = type(policy).evicted is not Policy.evicted
 
     def io(self, loc: int, t: float, is_write: bool) -> float:
         """Device completion time of one page I/O at location loc, issued at t."""
@@ -63,7 +64,7 @@ class Hypervisor:
 
     def evicted(self, guest: int, vpage: int, loc: int, data: int) -> float:
         """A clean page left the guest cache: the CPU time the guest spends telling the host."""
-        return self._put_cost[self._policy_evicted(guest, vpage, loc, data)]
+        return self._eviction_cost[self._policy_evicted(guest, vpage, loc, data)]
 
     def invalidate(self, guest: int, pages: list) -> float:
         """A truncate, or a write to an uncached page: the CPU time of the flush hypercalls."""
@@ -76,7 +77,7 @@ class Hypervisor:
         policy = self.policy
         if policy.frontswap_store(guest, apage, data):
             return self.costs.put
-        refused = self.costs.put_rejected if self.told else 0.0
+        refused = self._refused_swap_cost
         c = self.counters[guest]
         c.swap_disk_io += 1
         if policy.write(guest, apage, loc, data) == WRITE_DISK:

@@ -12,19 +12,16 @@ import numpy as np
 import simpy
 
 from ..images import Contents, GuestDisk, ImageContent, Layout
-from ..metrics import GuestCounters, LatencyHistogram, PolicyCounters
 from ..policies import POLICIES, Host
 from ..units import PAGE_SIZE
 from .clock import At
+from .config import GuestConfig
 from .costs import CostModel
 from .disk import make_disk
 from .guest import Guest
 from .hypervisor import Hypervisor
-
-
-class InvariantError(AssertionError):
-    """A model invariant broke during a checked run: a bug in tmemsim, never bad input."""
-
+from .invariants import check_action, check_get, check_sample
+from .metrics import GuestCounters, LatencyHistogram
 
 RANK_OBSERVER = 0  # sampler and warm-up reset go first at a tie: they see the state before it
 RANK_HOST = 1
@@ -115,11 +112,12 @@ class World:
                 update={"kind": policy_spec.balloon})})) for n, g in named]
         self.guest_names = [name for name, _ in named]
         self.counters = [GuestCounters() for _ in named]
-        self.policy_counters = [PolicyCounters() for _ in named]
+        policy_class = POLICIES[policy_spec.kind]
+        self.policy_counters = [policy_class.Counters() for _ in named]
         self.pool_pages = s.pool_bytes() // PAGE_SIZE
         host = Host(self.pool_pages, self.store, self.contents, self.guest_names, self.layout,
                     self.policy_counters)
-        self.policy = POLICIES[policy_spec.kind](policy_spec.make_options(), host)
+        self.policy = policy_class(policy_spec.make_options(), host)
         self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters)
         self.horizon = s.warmup + s.duration if s.duration is not None else float("inf")
         batched = s.engine == "batched"
@@ -127,11 +125,11 @@ class World:
         self.guests = []
         for index, ((name, g), (thread_seeds, churn_seed)) in enumerate(
                 zip(named, guest_seeds(s), strict=True)):
-            streams = [g.workload.stream(ts) for ts in thread_seeds]
-            self.guests.append(Guest(self.env, index, name, g, gdisks[index], self.hv,
-                                     self.contents, self.costs, streams, RANK_GUEST + index,
-                                     batched, self.horizon, s.requests, self, swaps[index],
-                                     np.random.default_rng(churn_seed)))
+            config = GuestConfig(
+                index, name, g, gdisks[index], [g.workload.stream(ts) for ts in thread_seeds],
+                RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
+                np.random.default_rng(churn_seed))
+            self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]
@@ -224,23 +222,8 @@ class World:
         self.double_cached_samples.append(total_double)
 
     def check_invariants(self) -> None:
-        """After every action under `check: true`: capacities and memory accounting (cheap)."""
-        try:
-            self.policy.check()
-        except AssertionError as exc:
-            raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
-        for i, g in enumerate(self.guests):
-            if len(g.cache) > g.cache.capacity:
-                raise InvariantError(f"{g.name}: page cache {len(g.cache)} > {g.cache.capacity}")
-            if self.memory[i] < min(self.floor[i], g.spec.memory):
-                raise InvariantError(f"{g.name}: memory {self.memory[i]} below its floor")
-        host = self.scenario.host
-        total = sum(self.memory) + self.pool_pages * PAGE_SIZE + self.slack + host.reserved
-        if total != host.memory:
-            raise InvariantError(f"memory accounting: guests + pool + reserved = {total}, "
-                                 f"host memory = {host.memory}")
-        if self.policy.host.pool_pages != self.pool_pages:
-            raise InvariantError("the policy's pool size differs from the world's")
+        """After every action under `check: true` (invariants.check_action)."""
+        check_action(self)
 
     def checked_read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
         """A miss's get under `check: true`, then the rule that a private get is exclusive: the
@@ -248,9 +231,7 @@ class World:
         miss's fill later flushes a copy put while the read was in flight, and so would hide a
         get that kept its copy from the deep check."""
         got = self.hv.read(guest, vpage, loc, t)
-        if self.policy.holds_private(guest, vpage):
-            raise InvariantError(f"{self.policy_spec.name}: {self.guest_names[guest]}: page "
-                                 f"{vpage} is still in its private pool after a get")
+        check_get(self, guest, vpage)
         return got
 
     def set_memory(self, i: int, target: int, t: float) -> None:
@@ -261,8 +242,7 @@ class World:
         target = max(self.floor[i], min(target, cap))
         pages = (target - self.memory[i]) // PAGE_SIZE
         if pages < 0:  # give memory back: the guest evicts first (its puts see the old pool)
-            for key, _ in g.cache.resize(g.cache.capacity + pages):
-                g._evict(t, key)
+            g.shrink_cache(-pages, t)
             self.memory[i] += pages * PAGE_SIZE
             self.pool_pages = self.policy.resize(self.pool_pages - pages)
         elif pages > 0:  # take memory: the pool gives up what it can
@@ -270,7 +250,7 @@ class World:
             got = max(self.pool_pages - reached, 0)
             self.pool_pages = reached
             self.memory[i] += got * PAGE_SIZE
-            g.cache.resize(g.cache.capacity + got)
+            g.grow_cache(got)
         self.policy.set_allowance(i, self.allowance(i))
         self.hv.drain(t)
 
@@ -282,17 +262,8 @@ class World:
         return (self.max_memory[i] - max(self.memory[i], floor)) // PAGE_SIZE
 
     def check_deep(self) -> None:
-        """At every sample under `check: true`: the rules that cost a pass over the caches."""
-        try:
-            self.policy.check_deep()
-        except AssertionError as exc:
-            raise InvariantError(f"{self.policy_spec.name}: {exc}") from None
-        exclusive = self.policy.holds_private
-        for i, g in enumerate(self.guests):
-            both = [vp for vp in g.cache.keys() if vp >= 0 and exclusive(i, vp)]
-            if both:
-                raise InvariantError(
-                    f"{g.name}: pages {both[:5]} are in the guest cache and its private pool")
+        """At every sample under `check: true` (invariants.check_sample)."""
+        check_sample(self)
 
     def _host_ticker(self, interval: float):
         while True:

@@ -5,16 +5,20 @@ One cached page serves every location holding those bytes, in any guest; writes 
 
 from __future__ import annotations
 
-from ..caches import make_cache
-from ..fields import CacheKind, Strict
+from pydantic import Field
+
+from ..caches import CacheSpec, make_cache
+from ..fields import Strict
 from .base import READ_DISK, READ_HOST_IO, WRITE_DISK, Policy
 
 
 class Dedup(Policy):
     name = "dedup"
+    holds_guest_pages = True
+    examples = [{}, {"cache": "fifo"}]
 
     class Options(Strict):
-        cache: CacheKind = "lru"
+        cache: CacheSpec = Field("lru", validate_default=True)
 
     def __init__(self, options, host):
         super().__init__(options, host)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Literal
 
-from ..caches import make_cache
-from ..fields import CacheKind, Duration, DurationOrZero, Strict
+from pydantic import Field
+
+from ..caches import CacheSpec, make_cache
+from ..fields import Duration, DurationOrZero, Strict
 from ..images import PAGE_BITS
 from .base import READ_DISK, READ_HOST_IO, WRITE_ABSORBED, WRITE_DISK, Policy
 
@@ -18,10 +20,13 @@ from .base import READ_DISK, READ_HOST_IO, WRITE_ABSORBED, WRITE_DISK, Policy
 class HostCache(Policy):
     name = "host-cache"
     distinct_is_cheap = False
+    holds_guest_pages = True
+    examples = [{}, {"mode": "writeback"}, {"cache": "clock"},
+                {"mode": "writeback", "cache": {"kind": "twolist", "active_ratio": 0.3}}]
 
     class Options(Strict):
         mode: Literal["writethrough", "writeback"] = "writethrough"
-        cache: CacheKind = "lru"
+        cache: CacheSpec = Field("lru", validate_default=True)
         dirty_expire: DurationOrZero = 30.0  # the host's own flusher, Linux defaults
         writeback_interval: Duration = 5.0
 

@@ -15,6 +15,7 @@ from ..fields import SizeOrZero, Strict
 from ..images import PAGE_BITS
 from ..units import PAGE_SIZE
 from .base import (
+    IGNORED,
     PUT_ACCEPTED,
     PUT_REJECTED,
     READ_DISK,
@@ -22,6 +23,7 @@ from .base import (
     READ_HOST_CALL,
     WRITE_DISK,
     Policy,
+    PolicyCounters,
 )
 
 _PRIVATE = 1 << 48  # private keys are (guest + 1) << 48 | vpage; shared keys are locations
@@ -33,6 +35,18 @@ class Tmem(Policy):
     over its weighted share of the pool loses its own oldest pages first."""
 
     name = "tmem"
+    observes_evictions = True  # every clean eviction is a put
+    guest_hypercalls = True
+    holds_guest_pages = True
+    frontswap = True
+    examples = [{}, {"pool": "shared"}, {"dedup": True}, {"weights": {}, "weight_default": 2},
+                {"keep_free": 0}]
+
+    class Counters(PolicyCounters):
+        __slots__ = (
+            "tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits", "tmem_flushes",
+            "tmem_evictions", "frontswap_stores", "frontswap_loads", "frontswap_rejected",
+        )
 
     class Options(Strict):
         pool: Literal["private", "shared"] = "private"
@@ -76,6 +90,10 @@ class Tmem(Policy):
         weights = options.weights or {}
         self.weights = [weights.get(g, options.weight_default) for g in host.guests]
         self.weighted = options.weights is not None
+
+    def eviction_costs(self, costs):
+        # a refused put still paid for the exit; Xen copies only once it has a page for it
+        return {IGNORED: 0.0, PUT_ACCEPTED: costs.put, PUT_REJECTED: costs.put_rejected}
 
     # ------------------------------------------------------------ keys and accounting
 

@@ -6,7 +6,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from ..fields import CacheKind, Duration, DurationOrZero, Fraction, Size, SizeOrZero, Strict
+from ..caches import CacheSpec
+from ..fields import Duration, DurationOrZero, Fraction, Size, SizeOrZero, Strict
 from ..units import PAGE_SIZE
 from ..workloads import WORKLOADS
 
@@ -67,7 +68,7 @@ class Guest(Strict):
     count: int = Field(1, ge=1)
     memory: Size
     reserved: SizeOrZero = 0
-    cache: CacheKind = "lru"
+    cache: CacheSpec = Field("lru", validate_default=True)
     disk: GuestDiskSpec
     workload: Workload
     writeback_interval: DurationOrZero = 5.0

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..caches import CACHES
+from ..caches import cache_class
 from ..images import PAGE_BITS
 from ..policies import POLICIES
 from ..units import PAGE_SIZE, format_size
@@ -90,7 +90,7 @@ def estimate(s) -> list[Item]:
         cache = min((g.max_bytes() - g.reserved) // PAGE_SIZE, reach)
         written = (files if w.may_write() else 0) + anon
         one = (GUEST_BYTES + w.threads * (THREAD_BYTES + each)
-               + cache * _price(CACHES[g.cache].PER_PAGE)
+               + cache * _price(cache_class(g.cache).PER_PAGE)
                + min(cache, written) * PRICES["ordered"]  # dirty pages
                + written * 2 * PRICES["map"]  # each page's last write; what reached the disk
                + anon * (PRICES["map"] + PRICES["set"]))  # swap slots, dirty anonymous

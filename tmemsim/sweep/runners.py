@@ -23,6 +23,7 @@ def run_point(scenario_data: dict, policy: dict) -> dict:
     """
     try:
         from ..api import run_policy
+        from ..model.invariants import stale_reads_failure
         from ..results import summary_rows
 
         s = load_scenario(scenario_data)
@@ -30,10 +31,9 @@ def run_point(scenario_data: dict, policy: dict) -> dict:
         start = time.perf_counter()
         out = run_policy(s, spec)
         rows = [{k: r[k] for k in ("policy", "guest", *METRICS)} for r in summary_rows(out)]
-        if s.check:
-            stale = next(r["stale_reads"] for r in rows if r["guest"] == "ALL")
-            if stale:
-                return {"error": f"RunError: coherence check failed: {stale} stale reads"}
+        failure = stale_reads_failure(rows) if s.check else None
+        if failure:
+            return {"error": f"RunError: {failure}"}
         return {"rows": rows, "wall_seconds": time.perf_counter() - start,
                 "events": int(out.events)}
     except TraceError as exc:  # the user's trace, not this point: the sweep stops (exit 2)

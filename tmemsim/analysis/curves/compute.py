@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...policies import POLICIES
-from ...policies.base import Policy
 from .engines import Context, StackOutcomes, host_model
 from .guest_log import EVICT, SWAP_IN, SWAP_OUT
 from .queueing import DiskPlan, queued_starts
@@ -79,8 +78,7 @@ class _PolicyRun:
         self.ctx = Context(world.layout, world.contents, world.names, world.allowances(guests),
                            model.scaled(options, rate) if world.rate is not None else options,
                            rate)
-        told = cls.evicted is not Policy.evicted
-        costs = Costs(world.costs, world.file_service, told, model.flush_calls, 1.0 / rate)
+        costs = Costs(world.costs, world.file_service, cls, model.flush_calls, 1.0 / rate)
         bounds = np.cumsum([0] + [len(e["kind"]) for e in self.evs])
         s = world.scenario
         self.timings = [GuestTiming(log, self.evs[g], costs, int(bounds[g]), s.warmup,

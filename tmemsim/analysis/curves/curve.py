@@ -8,11 +8,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from ...caches import make_cache
+from ...caches import cache_class, make_cache
 from ...errors import ScenarioError
 from ...model.world import World
 from ...policies import POLICIES
-from ...policies.base import Policy
 from ...scenario import resolved_yaml
 from ...units import PAGE_SIZE, format_size
 from . import axes
@@ -233,8 +232,8 @@ def _guest_memory_axis(world, spec, pts):
     cls = POLICIES[spec.kind]
     options = spec.make_options()
     model = host_model(cls, options, False)
-    costs = Costs(world.costs, world.file_service, cls.evicted is not Policy.evicted,
-                  model.flush_calls, 1.0 / world.rate if world.rate else 1.0)
+    costs = Costs(world.costs, world.file_service, cls, model.flush_calls,
+                  1.0 / world.rate if world.rate else 1.0)
     counts = np.zeros((len(pts), len(guests), len(COUNTS)))
     for g, (guest, log) in enumerate(zip(guests, logs, strict=True)):
         sizes = [world.pages((pt.guest_memory[g] - guest.reserved) // PAGE_SIZE) for pt in pts]
@@ -247,29 +246,29 @@ def _guest_memory_axis(world, spec, pts):
     return counts, note
 
 
-def _stackable(kind: str, accesses) -> bool:
-    return kind == "lru" and not (accesses >= REMOVAL).any()
+def _stackable(cache, accesses) -> bool:
+    return cache_class(cache).lru_stack and not (accesses >= REMOVAL).any()
 
 
-def _access_hits(kind: str, accesses: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """hits[k, i]: does access i hit a page cache of sizes[k] pages (kind: lru, fifo...)?"""
+def _access_hits(cache, accesses: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """hits[k, i]: does access i hit a page cache of sizes[k] pages (cache: the guest's spec)?"""
     hits = np.zeros((len(sizes), len(accesses)), dtype=bool)
-    if _stackable(kind, accesses):
+    if _stackable(cache, accesses):
         d = lru_distances(accesses)
         for k, c in enumerate(sizes):
             hits[k] = (d >= 0) & (d < c)
         return hits
     keys = accesses.tolist()
     for k, c in enumerate(sizes):
-        cache = make_cache(kind, c)
+        replay = make_cache(cache, c)
         row = bytearray(len(keys))
         for i, key in enumerate(keys):
             if key >= REMOVAL:
-                cache.remove(key - REMOVAL)
-            elif cache.get(key):
+                replay.remove(key - REMOVAL)
+            elif replay.get(key):
                 row[i] = 1
             else:
-                cache.insert(key)
+                replay.insert(key)
         hits[k] = np.frombuffer(bytes(row), dtype=np.uint8).astype(bool)
     return hits
 
@@ -291,7 +290,7 @@ def _guest_counts(world, log, g: int, hits: np.ndarray, sizes, model, costs) -> 
     swap = world.swaps[g]
     swap_read = c.read[model.miss_path] + (world.file_service[swap][0] if swap is not None
                                            else 0.0)
-    evict_cost = c.put_rejected if costs.told else 0.0
+    evict_cost = c.put_rejected if costs.observes_evictions else 0.0  # refused: no pool
     distinct_before = np.cumsum(first_touch & (log.accesses < REMOVAL)) - 1
     out = np.zeros((len(sizes), len(COUNTS)))
     for k, size in enumerate(sizes):

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...caches import cache_class
 from ...images import PAGE_BITS, PAGE_MASK
-from ...metrics import PolicyCounters
 from ...policies.base import (
     PUT_ACCEPTED,
     READ_DISK,
@@ -33,7 +33,6 @@ from ...policies.base import (
     READ_HOST_IO,
     WRITE_DISK,
     Host,
-    Policy,
 )
 from ...policies.dedup import Dedup
 from ...policies.host_cache import HostCache
@@ -224,12 +223,12 @@ def instances_engine(policy_class):
 
 def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
     """Feed one policy instance with pool pages every event; (paths, accepted)."""
-    counters = [PolicyCounters() for _ in ctx.guests]
+    counters = [policy_class.Counters() for _ in ctx.guests]
     host = Host(pool, {}, ctx.contents, ctx.guests, ctx.layout, counters)
     policy = policy_class(ctx.options, host)
     for i, allowance in enumerate(ctx.allowances):
         policy.set_allowance(i, allowance)
-    told = type(policy).evicted is not Policy.evicted
+    observed = policy.observes_evictions
     read, write, evicted = policy.read, policy.write, policy.evicted
     invalidate, pending = policy.invalidate, policy.pending_writes
     n = len(kinds)
@@ -241,7 +240,7 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
         if kind == READ:
             paths[i] = read(guests[i], vpages[i], locs[i])[0]
         elif kind == EVICT:
-            if told:
+            if observed:
                 accepted[i] = evicted(guests[i], vpages[i], locs[i], datas[i]) == PUT_ACCEPTED
         elif kind == WRITE:
             to_disk[i] = write(guests[i], vpages[i], locs[i], datas[i]) == WRITE_DISK
@@ -290,7 +289,7 @@ def _none(options) -> HostModel:
 
 def _host_cache(options) -> HostModel:
     through = options.mode == "writethrough"
-    if options.cache == "lru":
+    if cache_class(options.cache).lru_stack:
         return HostModel(lru_engine("location"), READ_HOST_IO, READ_DISK, 0, "lru",
                          write_disk=through)
     return HostModel(instances_engine(HostCache), READ_HOST_IO, READ_DISK, 0, "instances",
@@ -298,7 +297,7 @@ def _host_cache(options) -> HostModel:
 
 
 def _dedup(options) -> HostModel:
-    if options.cache == "lru":
+    if cache_class(options.cache).lru_stack:
         return HostModel(lru_engine("content"), READ_HOST_IO, READ_DISK, 0, "lru")
     return HostModel(instances_engine(Dedup), READ_HOST_IO, READ_DISK, 0, "instances")
 
@@ -325,7 +324,7 @@ def host_model(policy_class, options, has_swap: bool) -> HostModel:
     takes the policy itself, as does a policy the registry does not know."""
     make = MODELS.get(policy_class)
     model = make(options) if make else None
-    frontswap = has_swap and policy_class.frontswap_store is not Policy.frontswap_store
+    frontswap = has_swap and policy_class.frontswap
     if model is not None and not frontswap:
         return model
     if model is None:

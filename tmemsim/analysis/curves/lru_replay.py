@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...caches import cache_class
 from ...images import PAGE_BITS
 from .guest_log import (
     AT_ARRIVAL,
@@ -28,10 +29,10 @@ from .sampling import sampled_start, sampled_weights
 
 
 def supported(spec, pages: int) -> bool:
-    """Whether this replay applies: an LRU cache of at least one page, one closed-loop
+    """Whether this replay applies: an LRU-stack cache of at least one page, one closed-loop
     thread, and a workload of reads and writes only (checked on the requests as well)."""
     w = spec.workload
-    return (spec.cache == "lru" and pages >= 1 and w.threads == 1 and not w.open_loop()
+    return (cache_class(spec.cache).lru_stack and pages >= 1 and w.threads == 1 and not w.open_loop()
             and w.churn is None and w.anon is None and not hasattr(w, "switches"))
 
 

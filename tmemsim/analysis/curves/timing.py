@@ -42,13 +42,16 @@ class Costs:
     """Per-event latencies of one policy at one size: what each host event adds to the
     request that waits for it."""
 
-    def __init__(self, cost_model, file_service: np.ndarray, told: bool, flush_calls: int,
+    def __init__(self, cost_model, file_service: np.ndarray, policy_class, flush_calls: int,
                  scale: float = 1.0):
         self.c = cost_model
         self.scale = scale  # a sampled request stands for 1/R requests' latency
         self.read_service = file_service[:, 0]  # by file id
         self.write_service = file_service[:, 1]
-        self.told = told
+        # the policy's declared capabilities (policies/base.py): puts are heard, and a
+        # refused swap-out still paid for its hypercall
+        self.observes_evictions = policy_class.observes_evictions
+        self.guest_hypercalls = policy_class.guest_hypercalls
         self.flush_calls = flush_calls
 
     def read_latency(self, paths: np.ndarray, files: np.ndarray,
@@ -107,7 +110,7 @@ class GuestTiming:
         base[self.miss_req] = 0.0  # a read miss costs its path instead of a guest hit
         self.base_cpu[self.miss_req] = 0.0
         self.base = base
-        puts = np.flatnonzero(fore & (kind == EVICT)) if costs.told else np.zeros(0, int)
+        puts = np.flatnonzero(fore & (kind == EVICT)) if costs.observes_evictions else np.zeros(0, int)
         self.puts, self.put_req = offset + puts, req[puts]
         outs = np.flatnonzero(fore & (kind == SWAP_OUT))
         self.outs, self.out_req = offset + outs, req[outs]
@@ -146,7 +149,7 @@ class GuestTiming:
             _add(lat, self.put_req, np.where(out.accepted_at(k, self.puts), c.put,
                                              c.put_rejected))
         if len(self.outs):
-            refused = c.put_rejected if self.costs.told else 0.0
+            refused = c.put_rejected if self.costs.guest_hypercalls else 0.0
             _add(lat, self.out_req, np.where(out.accepted_at(k, self.outs), c.put, refused))
         if self.costs.scale != 1.0:
             lat *= self.costs.scale
@@ -173,7 +176,7 @@ class GuestTiming:
         if len(self.puts):
             parts.append(np.where(out.accepted_at(k, self.puts), c.put, c.put_rejected))
         if len(self.outs):
-            refused = c.put_rejected if self.costs.told else 0.0
+            refused = c.put_rejected if self.costs.guest_hypercalls else 0.0
             parts.append(np.where(out.accepted_at(k, self.outs), c.put, refused))
         extra = np.concatenate(parts)[self.dep_order] if parts else np.zeros(0)
         cum = np.concatenate(([0.0], np.cumsum(extra * self.costs.scale)))

@@ -11,33 +11,11 @@ from tmemsim.api import select_policies
 from tmemsim.errors import ScenarioError
 from tmemsim.library import LibraryMissing, bundled_scenarios, library_dir
 from tmemsim.model import World
+from tmemsim.model.invariants import broken_after_run
 
 from .checks import Check, Measurement
 
 FAMILY = "conservation"
-
-
-def broken_invariants(out) -> list[str]:
-    """The invariants a finished run must hold; returns what is broken."""
-    broken = []
-    for name, c in zip(out.guest_names, out.counters, strict=True):
-        served = c["guest_hits"] + c["host_hits"] + c["disk_reads"]
-        if served != c["reads"]:
-            broken.append(f"{name}: hits {c['guest_hits']} + host {c['host_hits']} + disk "
-                          f"{c['disk_reads']} != reads {c['reads']}")
-        if c["stale_reads"]:
-            broken.append(f"{name}: {c['stale_reads']} stale reads")
-    disk_reads = sum(d["reads"] for d in out.disks.values())
-    guest_reads = sum(c["disk_reads"] for c in out.counters)
-    if disk_reads < guest_reads:
-        broken.append(f"disks saw {disk_reads} reads < guests' {guest_reads} disk reads")
-    disk_writes = sum(d["writes"] for d in out.disks.values())
-    guest_writes = sum(c["disk_writes"] for c in out.counters)
-    if disk_writes < guest_writes:
-        broken.append(f"disks saw {disk_writes} writes < guests' {guest_writes} disk writes")
-    if out.used_pages > out.pool_pages:
-        broken.append(f"pool holds {out.used_pages} pages > its {out.pool_pages}")
-    return broken
 
 
 def measure(check: Check, quick: bool) -> list[Measurement]:
@@ -65,7 +43,7 @@ def _policy_row(s, spec) -> Measurement:
     except Exception as exc:
         return Measurement(0, math.nan, f"the run failed: {type(exc).__name__}: {exc}",
                            suffix=spec.name, passed=False, seconds=time.perf_counter() - t0)
-    broken = broken_invariants(out)
+    broken = broken_after_run(out)
     reads = sum(c["reads"] for c in out.counters)
     disk_reads = sum(d["reads"] for d in out.disks.values())
     puts = sum(c.get("tmem_puts", 0) for c in out.policy_counters)

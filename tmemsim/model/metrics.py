@@ -1,6 +1,7 @@
 """Counters and the log-bucketed latency histogram the model fills while it runs.
 
-Plain slotted objects, reset at the end of the warm-up; `summary.py` turns them into tables.
+Plain slotted objects, reset at the end of the warm-up; results turn them into tables. The
+policies' own counters are declared by each policy (`Policy.Counters`).
 """
 
 from __future__ import annotations
@@ -9,35 +10,16 @@ import math
 
 import numpy as np
 
-
-class Counters:
-    """Integer counters named by __slots__; reset() zeroes them all."""
-
-    __slots__ = ()
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
-
-    def as_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
+from ..counters import Counters
 
 
 class GuestCounters(Counters):
+    """What a guest's requests did and cost, counted by the guest and the hypervisor."""
+
     __slots__ = (
         "requests", "reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
         "stale_reads", "swap_disk_io", "write_latency_s", "sync_writes", "anon_touches",
         "zero_fills", "swap_ins", "swap_ins_memory", "swap_outs", "anon_latency_s", "truncates",
-    )
-
-
-class PolicyCounters(Counters):
-    __slots__ = (
-        "tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits", "tmem_flushes",
-        "tmem_evictions", "frontswap_stores", "frontswap_loads", "frontswap_rejected",
     )
 
 

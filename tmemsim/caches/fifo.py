@@ -1,0 +1,18 @@
+"""`fifo`: first in, first out — hits change nothing."""
+
+from __future__ import annotations
+
+from .base import OldestOut
+
+
+class FIFO(OldestOut):
+    """First in, first out: hits change nothing."""
+
+    __slots__ = ()
+    name = "fifo"
+
+    def get(self, key) -> bool:
+        return key in self._d
+
+    def toucher(self):
+        return self._d.get  # nothing to refresh: the cheapest C call that accepts a key

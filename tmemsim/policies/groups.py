@@ -1,0 +1,89 @@
+"""The optional parts of the policy contract, each a group of verbs with defaults.
+
+A policy inherits every group through `Policy` and overrides only what it does:
+- `SwapGroup`: anonymous memory that leaves a guest (frontswap, swap I/O);
+- `BalancingGroup`: memory moving between the guests and the pool, and periodic host work;
+- `ObservationGroup`: what the model samples and checks (the policy's census and invariants).
+The defaults are those of a policy that holds nothing: `none` overrides none of them.
+"""
+
+from __future__ import annotations
+
+
+class SwapGroup:
+    """Swap: a transparent policy sees swap I/O as ordinary disk I/O (a host cache caches it
+    too); a policy with `frontswap` may take swapped-out pages into a persistent pool."""
+
+    frontswap = False  # frontswap_store may take a page (else it always refuses)
+
+    def swap_read(self, guest: int, loc: int) -> tuple[int, int]:
+        """A swap-in that frontswap did not hold: read the swap slot at loc like any block."""
+        return self.read(guest, -1, loc)
+
+    def frontswap_store(self, guest: int, apage: int, data: int) -> bool:
+        """Offer a swapped-out page to a persistent pool; False sends it to the swap disk."""
+        return False
+
+    def frontswap_load(self, guest: int, apage: int):
+        """The data of a page frontswap holds (the get must succeed), or None."""
+        return None
+
+    def frontswap_free(self, guest: int, apage: int) -> None:
+        """The guest freed the page's swap slot."""
+
+
+class BalancingGroup:
+    """Memory balancing and the host's periodic work."""
+
+    tick_interval = None  # seconds between tick() calls, None if the policy needs none
+
+    def resize(self, pool_pages: int) -> int:
+        """The hypervisor pool is to become pool_pages; returns the size actually reached
+        (a pool may not shrink below what it cannot evict)."""
+        self.host.pool_pages = pool_pages
+        return pool_pages
+
+    def tick(self, now: float) -> None:
+        """Periodic host work (expiry of dirty host pages); may fill pending_writes."""
+
+    def persistent_pages(self, guest: int) -> int:
+        """Persistent (frontswap) pages held for this guest: charged to its memory."""
+        return 0
+
+    def set_allowance(self, guest: int, pages: int) -> None:
+        """Persistent pages this guest may hold (max_memory − memory, in pages)."""
+
+
+class ObservationGroup:
+    """What the model reads of the pool to sample it and to check it."""
+
+    distinct_is_cheap = True  # distinct_contents() fast enough to sample every interval
+
+    def holds(self, guest: int, vpage: int, loc: int) -> bool:
+        """Is this guest page present in hypervisor memory (for double-caching counts)?"""
+        return False
+
+    def double_cached(self, guest: int, vpages: list, locs: list) -> int:
+        """How many of the guest's cached pages (vpages, their locations) this policy holds."""
+        holds = self.holds
+        return sum(1 for vp, loc in zip(vpages, locs, strict=True) if holds(guest, vp, loc))
+
+    def holds_private(self, guest: int, vpage: int) -> bool:
+        """Is this page in the guest's own pool (one it must never share with its cache)?"""
+        return False
+
+    def used_pages(self) -> int:
+        return 0
+
+    def guest_pages(self, guest: int) -> int:
+        """Pages of hypervisor memory held on behalf of this guest."""
+        return 0
+
+    def distinct_contents(self) -> int:
+        return 0
+
+    def check(self) -> None:
+        """Raise AssertionError if a cheap invariant is broken (capacity): after every action."""
+
+    def check_deep(self) -> None:
+        """Raise AssertionError if an invariant that costs a pass over the pool is broken."""
