@@ -91,6 +91,33 @@ def test_a_bad_block_is_named_with_its_line(tmp_path):
     assert not baseline.exists()
 
 
+@pytest.mark.parametrize(("block", "where", "words"), [
+    ({"replications": 0}, "regress.replications", "whole number"),
+    ({"confidence": 1.5}, "regress.confidence", "less than 1"),
+    ({"tolerance": {"disk_reads": {"btol": 1}}}, "regress.tolerance", "atol: X, rtol: Y"),
+    ({"policies": []}, "regress.policies", "non-empty list"),
+])
+def test_the_blocks_own_keys_are_typed_with_the_scenario(tmp_path, block, where, words):
+    """A bad own key is refused when the scenario loads (validate, run, ...), not only by
+    regress: the block is part of the scenario's types."""
+    path = write(tmp_path, scenario("typed", regress={"duration": "1s", **block}))
+    done = CliRunner().invoke(main, ["validate", str(path)])
+    assert done.exit_code == 2, done.output
+    assert f"typed.yaml, {where}, line" in done.output and words in done.output, done.output
+
+
+def test_a_loaded_block_dumps_as_written():
+    """Settings (nested or dotted) beside the own keys; a dumped scenario loads back the same."""
+    from tmemsim.scenario import load_scenario
+
+    block = {"duration": "1s", "guests": {"0": {"count": 2}}, "warmup": "0s",
+             "policies": ["tmem"], "tolerance": {"atol": 0.01}, "replications": 2}
+    s = load_scenario(scenario("dump", regress=block))
+    assert s.regress.overrides() == ["duration=1s", "guests.0.count=2", "warmup=0s"]
+    assert s.model_dump(mode="json")["regress"] == block
+    assert load_scenario(s).regress == s.regress
+
+
 def test_a_bad_tolerance_option_is_bad_input(tmp_path):
     write(tmp_path / "s", scenario("a"))
     done = CliRunner().invoke(main, ["regress", "--scenarios", str(tmp_path / "s"),
