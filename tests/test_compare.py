@@ -31,7 +31,7 @@ from tmemsim.results import Result, read_results
 
 FIGURES = sorted(FIGURE_TITLES)  # the six comparison figures
 RESULT_FILES = {"summary.csv", "timeseries.parquet", "latency.parquet", "meta.json",
-                "scenario.yaml", "report.md", "plots"}
+                "scenario.yaml", "report.md", "report.html", "plots"}
 
 
 def tiny(**kw) -> dict:

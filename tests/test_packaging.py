@@ -105,24 +105,96 @@ def test_wheel_ships_the_library(tmp_path):
     assert "1 passed, 0 failed" in checked.stdout
 
 
-@pytest.mark.slow
-def test_installed_tmemsim_verifies_itself(tmp_path):
-    """`pip install .` (not editable) into a fresh venv, then `tmemsim verify --quick` from
-    another directory: every check passes (peer checks skip without the verify extra)."""
-    src = copy_sources(tmp_path / "src")
-    venv = tmp_path / "venv"
-    made = run([sys.executable, "-m", "venv", venv], cwd=tmp_path)
+def test_version_is_one_number():
+    """`tmemsim --version` says the package's version, the one meta.json records."""
+    from click.testing import CliRunner
+
+    import tmemsim
+    from tmemsim.cli import main
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" in config["project"]["dynamic"]  # taken from tmemsim.__version__
+    said = CliRunner().invoke(main, ["--version"])
+    assert said.exit_code == 0 and said.output == f"tmemsim, version {tmemsim.__version__}\n"
+
+
+def test_a_bundled_scenario_is_found_by_name(tmp_path, monkeypatch):
+    """`tmemsim validate quickstart` from a directory without it finds the library's; a file
+    of that name in the working directory comes first."""
+    from click.testing import CliRunner
+
+    from tmemsim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    said = CliRunner().invoke(main, ["validate", "quickstart"])
+    assert said.exit_code == 0, said.output
+    assert said.output.startswith("quickstart: ok — 4 guest(s)")
+    (tmp_path / "quickstart").write_text((ROOT / "scenarios" / "trace-replay.yaml").read_text())
+    assert library.resolve("quickstart") == Path("quickstart")
+    missing = CliRunner().invoke(main, ["validate", "no-such-scenario"])
+    assert missing.exit_code == 2 and "no such scenario file" in missing.output
+
+
+@pytest.mark.parametrize("shell, says", [("bash", "complete -o nosort -F"),
+                                         ("zsh", "#compdef tmemsim"),
+                                         ("fish", "complete --no-files --command tmemsim")])
+def test_shell_completion_scripts(shell, says):
+    """The README's completion lines: click writes each shell's script for `tmemsim`."""
+    env = {**os.environ, "_TMEMSIM_COMPLETE": f"{shell}_source"}
+    done = run([Path(sys.executable).parent / "tmemsim"], cwd=ROOT, env=env)
+    assert done.returncode == 0 and says in done.stdout, done.stdout + done.stderr
+
+
+def _venv(path: Path) -> Path:
+    made = run([sys.executable, "-m", "venv", path], cwd=path.parent)
     assert made.returncode == 0, made.stderr
-    bindir = venv / ("Scripts" if os.name == "nt" else "bin")
-    installed = run([bindir / "python", "-m", "pip", "install", "-q", src], cwd=tmp_path,
+    return path / ("Scripts" if os.name == "nt" else "bin")
+
+
+@pytest.mark.slow
+def test_the_built_wheel_works_from_an_empty_directory(tmp_path):
+    """The release check: `python -m build` makes an sdist and a wheel; the wheel, installed
+    into a fresh venv, runs `tmemsim verify --quick` and `tmemsim compare quickstart` from an
+    empty directory (peer checks skip without the verify extra). `build` is installed into a
+    venv of the test's own, so it is no dependency of tmemsim's."""
+    src = copy_sources(tmp_path / "src")
+    builder = _venv(tmp_path / "build-venv")
+    got = run([builder / "python", "-m", "pip", "install", "-q", "build"], cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    built = run([builder / "python", "-m", "build", "--outdir", tmp_path / "dist", src],
+                cwd=tmp_path, timeout=1800)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = (tmp_path / "dist").glob("tmemsim-*.whl")
+    (sdist,) = (tmp_path / "dist").glob("tmemsim-*.tar.gz")
+    import tarfile
+
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert {f"scenarios/{f}" for f in library_files()} <= names
+    bindir = _venv(tmp_path / "venv")
+    installed = run([bindir / "python", "-m", "pip", "install", "-q", wheel], cwd=tmp_path,
                     timeout=1800)
     assert installed.returncode == 0, installed.stderr
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    import tmemsim
+
+    version = run([bindir / "tmemsim", "--version"], cwd=empty, env=env)
+    assert version.stdout.strip() == f"tmemsim, version {tmemsim.__version__}"
     verified = run([bindir / "tmemsim", "verify", "--quick", "--quiet", "--jobs", "2"],
-                   cwd=elsewhere, env=env, timeout=1800)
+                   cwd=empty, env=env, timeout=1800)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     summary = verified.stdout.strip().splitlines()[-1]
     passed = int(summary.split()[0])
     assert passed > 20 and " 0 failed" in summary, summary
+    assert list(empty.iterdir()) == []  # verify without --out writes nothing
+    compared = run([bindir / "tmemsim", "compare", "quickstart", "--jobs", "2", "--set",
+                    "duration=1s", "--set", "warmup=1s", "--out", "quick"],
+                   cwd=empty, env=env, timeout=1800)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "quickstart" in compared.stdout and "host-cache" in compared.stdout
+    meta = (empty / "quick" / "meta.json").read_text()
+    assert f'"tmemsim_version": "{tmemsim.__version__}"' in meta
+    assert (empty / "quick" / "report.md").is_file()
+    assert (empty / "quick" / "report.html").is_file()

@@ -464,8 +464,8 @@ def test_plots_of_a_sweep_directory_are_replaced_whole(tmp_path, monkeypatch):
     r.save(out)
     assert list((out / "plots").iterdir()) == []
     assert sorted(p.name for p in out.iterdir()) == [
-        "failures.csv", "meta.json", "plots", "points", "scenario.yaml", "sweep.parquet",
-        "sweep_summary.csv"]
+        "failures.csv", "meta.json", "plots", "points", "report.html", "scenario.yaml",
+        "sweep.parquet", "sweep_summary.csv"]
 
 
 def test_point_keys_depend_on_what_decides_the_numbers():

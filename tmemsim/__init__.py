@@ -1,7 +1,9 @@
 """tmemsim: transcendent memory vs transparent host caching vs dedup, simulated.
 
-Public API: load_scenario, simulate, compare, curve, read_results, read_curves (see api.py
-and analysis/curves/public.py).
+Public API: load_scenario, simulate, compare, curve, run_sweep, read_results, read_curves,
+read_sweep, the results they return, and bundled_scenarios (see api.py,
+analysis/curves/public.py, sweep/ and library.py): what a notebook needs (notebooks/analysis.ipynb
+uses nothing else). The sweep function is `run_sweep` here: `tmemsim.sweep` is its package.
 The names are loaded on first use (PEP 562), so that `import tmemsim.cli` or
 `import tmemsim.scenario` does not pay for pandas, pyarrow and SimPy: `tmemsim validate` and
 every refusal of bad input answer at once.
@@ -13,7 +15,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_PUBLIC = {  # name -> the module that defines it
+_PUBLIC = {  # name -> the module that defines it (module:name where the names differ)
     "Comparison": "tmemsim.api",
     "Curves": "tmemsim.analysis.curves",
     "Result": "tmemsim.api",
@@ -23,6 +25,10 @@ _PUBLIC = {  # name -> the module that defines it
     "read_curves": "tmemsim.analysis.curves",
     "read_results": "tmemsim.api",
     "simulate": "tmemsim.api",
+    "SweepResult": "tmemsim.sweep",
+    "read_sweep": "tmemsim.sweep",
+    "run_sweep": "tmemsim.sweep:sweep",
+    "bundled_scenarios": "tmemsim.library",
 }
 
 __all__ = ["__version__", *sorted(_PUBLIC)]
@@ -30,7 +36,8 @@ __all__ = ["__version__", *sorted(_PUBLIC)]
 
 def __getattr__(name: str):
     if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        module, _, attr = _PUBLIC[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
         globals()[name] = value  # once found, an ordinary attribute
         return value
     raise AttributeError(f"module 'tmemsim' has no attribute {name!r}")

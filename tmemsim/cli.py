@@ -13,6 +13,7 @@ from contextlib import contextmanager, nullcontext
 
 import click
 
+from . import __version__
 from .errors import RunError, ScenarioError, TmemsimError
 
 
@@ -55,6 +56,7 @@ def scenario_options(fn):
     fn = click.option("--seed", type=int, help="Override the scenario's seed.")(fn)
     fn = click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
                       help="Override a scenario value, e.g. guests.0.memory=2GiB.")(fn)
+    # a file, or a bundled scenario by name (`quickstart`): load_scenario looks it up
     fn = click.argument("scenario", type=click.Path(dir_okay=False))(fn)
     return fn
 
@@ -98,7 +100,7 @@ def _print(renderable) -> None:
 
 
 @click.group()
-@click.version_option(package_name="tmemsim")
+@click.version_option(version=__version__, prog_name="tmemsim")
 def main():
     """Simulate hypervisor memory policies: tmem vs host page cache vs dedup."""
 
@@ -231,22 +233,36 @@ def plot(results, debug):
 @main.command()
 @click.option("--baseline", default="results/baseline.csv", show_default=True,
               type=click.Path(dir_okay=False), help="The baseline to compare against.")
-@click.option("--scenarios", "scenario_dir", default="scenarios", show_default=True,
-              type=click.Path(file_okay=False), help="Where the scenarios live.")
+@click.option("--scenarios", metavar="DIR_OR_GLOB",
+              help="The scenarios to run: a folder's *.yaml or a glob (default: the "
+                   "baseline's, from scenarios/).")
 @click.option("--scenario", "only", multiple=True, help="Only this scenario (repeatable).")
 @click.option("--update", is_flag=True, help="Rewrite the baseline with the new numbers.")
+@click.option("--atol", multiple=True, metavar="[METRIC=]X",
+              help="Absolute tolerance, for every metric or one (repeatable; over the "
+                   "scenario's regress: block).")
+@click.option("--rtol", multiple=True, metavar="[METRIC=]X",
+              help="Relative tolerance, as --atol: moved when |new - old| > atol + rtol·|old|.")
+@click.option("--junit", type=click.Path(dir_okay=False),
+              help="Write JUnit XML: a test case per scenario, policy, guest and metric.")
+@click.option("--markdown", type=click.Path(dir_okay=False),
+              help="Write a markdown summary of what moved (a PR comment, "
+                   "$GITHUB_STEP_SUMMARY).")
 @click.option("--jobs", type=int, default=None, help="Parallel processes per comparison.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handles_errors
-def regress(baseline, scenario_dir, only, update, jobs, debug):
-    """Re-run the baseline's scenarios; exit 1 if any hit rate or count moved."""
-    from .analysis.regress import regress as run_regress
+def regress(baseline, scenarios, only, update, atol, rtol, junit, markdown, jobs, debug):
+    """Re-run the scenarios; exit 1 if any hit rate or count moved, 2 for bad input."""
+    from .analysis.regress import run
+    from .analysis.regress_settings import command_line_tolerances
 
-    current, moved = run_regress(baseline, scenario_dir, only=only or None, update=update,
-                                 jobs=jobs)
-    scenarios = current["scenario"].nunique()
+    outcome = run(baseline, scenarios, only=only or None, update=update, jobs=jobs,
+                  tolerances=command_line_tolerances(atol, rtol))
+    _regress_files(outcome, junit, markdown)
+    current, moved = outcome.current, outcome.moved
+    count = current["scenario"].nunique()
     if moved.empty:
-        click.echo(f"{scenarios} scenario(s), {len(current)} rows: nothing moved")
+        click.echo(f"{count} scenario(s), {len(current)} rows: nothing moved")
         return
     from rich.table import Table
 
@@ -262,6 +278,21 @@ def regress(baseline, scenario_dir, only, update, jobs, debug):
     click.echo(f"{len(moved)} value(s) moved in {moved['scenario'].nunique()} scenario(s); "
                f"if intended, run `tmemsim regress --update` and say why in the commit")
     sys.exit(1)
+
+
+def _regress_files(outcome, junit, markdown) -> None:
+    from pathlib import Path
+
+    from .analysis.ci_output import junit_xml
+    from .analysis.ci_output import markdown as summary
+    from .infra.atomic import write_atomic
+
+    if junit:
+        text = junit_xml(outcome.checks, outcome.seconds)
+        write_atomic(junit, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    if markdown:
+        text = summary(outcome.checks, _command_line())
+        write_atomic(markdown, lambda p: Path(p).write_text(text, encoding="utf-8"))
 
 
 @main.command()
@@ -401,8 +432,9 @@ def _staged_out(out, force, scenario):
     if not out:
         return nullcontext()
     from .infra.atomic import stage
+    from .library import resolve
 
-    return stage(out, force=force, protect=[scenario] if scenario else [])
+    return stage(out, force=force, protect=[resolve(scenario)] if scenario else [])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,8 @@ Without the package (a checkout on sys.path but not installed, or an editable in
 before the library was packaged) the folder beside the package is used.
 
 A library scenario is named by its path below the folder without `.yaml`: `quickstart`,
-`verify/irm`.
+`verify/irm`. Wherever a scenario file is expected (the commands, load_scenario), a name that is
+no file in the working directory is looked up in the library (`resolve`).
 """
 
 from __future__ import annotations
@@ -64,4 +65,17 @@ def scenario_path(name: str) -> Path:
     return path
 
 
-__all__ = ["LibraryMissing", "bundled_scenarios", "library_dir", "scenario_path"]
+def resolve(source) -> Path:
+    """Where a scenario named by a user is: the file itself if it exists, else the library
+    scenario of that name (`quickstart`), else the path as given (whose loading then says
+    there is no such file)."""
+    path = Path(source)
+    if path.exists() or path.is_absolute():
+        return path
+    try:
+        return scenario_path(str(source))
+    except (ScenarioError, LibraryMissing):
+        return path
+
+
+__all__ = ["LibraryMissing", "bundled_scenarios", "library_dir", "resolve", "scenario_path"]

@@ -204,12 +204,20 @@ class Result:
 
         return figures(self.summary, self.timeseries, self.latency, self.meta)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the comparison table, best values marked, and the main figure."""
+        from .presentation.html import result_html
+
+        return result_html(self)
+
     def _save_plots(self, directory: Path) -> list:
         from .presentation.compare import save
+        from .presentation.html import REPORT_HTML, results_report
         from .presentation.report import write_report
 
         files = save(self.plot(), directory / "plots")
         write_report(directory, self.summary, self.meta, [f for f in files if f.suffix == ".png"])
+        (directory / REPORT_HTML).write_text(results_report(directory, self), encoding="utf-8")
         return files
 
 

@@ -9,5 +9,6 @@ tmemsim.sweep or tmemsim.analysis never loads matplotlib.
 - compare/: the figures of a comparison, a module per figure;
 - sweep_figures/: a metric against a swept parameter, and the winner map;
 - verify_figures.py: the figures of `tmemsim verify`;
-- table.py: terminal tables; report.py: report.md.
+- table.py: terminal tables; report.py: report.md;
+- html.py: HTML for notebooks (`_repr_html_`) and report.html.
 """

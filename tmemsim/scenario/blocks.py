@@ -1,10 +1,10 @@
 """The scenario's blocks for other commands: `sweep:` (what `tmemsim sweep` varies) and
-`regress:` (the shorter settings `tmemsim regress` runs with).
+`regress:` (the shorter settings `tmemsim regress` runs with, and what it checks).
 
 Both are typed here, so that a misspelt key or a bad mode is found when the scenario loads,
 whatever the command. What needs the whole scenario is checked where it is used: a sweep's
 parameter paths, values, policies and metrics by tmemsim.sweep.spec; the regress overrides by
-loading the scenario with them.
+loading the scenario with them, its metrics by tmemsim.analysis.regress_settings.
 
 The checks of single settings are functions (check_mode, check_replications, policy_names) so
 that the sweep applies the same ones, with the same words, to the arguments it is given.
@@ -12,11 +12,13 @@ that the sweep applies the same ones, with the same words, to the arguments it i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from ..fields import Strict
+from ..infra import dotted
 from ..infra.suggest import suggest
 
 MODES = ("grid", "zip")
@@ -88,11 +90,86 @@ class SweepBlock(Strict):
         return [value] if isinstance(value, str) else value
 
 
-# `regress:` — dotted setting paths (nested or written with dots) to the values `tmemsim
-# regress` runs with: {duration: 2s, guests.0.count: 2}. Checked by loading the scenario with
-# them (regress_overrides), since any setting may be named.
-RegressBlock = dict[str, Any]
+REGRESS_KEYS = ("policies", "metrics", "tolerance", "replications", "confidence")
+TOLERANCE_KEYS = ("atol", "rtol")
 
 
-__all__ = ["MODES", "RegressBlock", "SweepBlock", "check_mode", "check_replications",
-           "policy_names"]
+def check_tolerance(value) -> dict[str, Any]:
+    """{atol: X, rtol: Y} for every metric and/or {METRIC: {atol: X, rtol: Y}} per metric, each
+    number finite and ≥ 0; ValueError otherwise. Whether a metric is checked at all is
+    tmemsim.analysis.regress_settings' question (it knows the summary's columns)."""
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise ValueError("expected {atol: X, rtol: Y} or per metric {METRIC: {atol: X}}")
+    for name, spec in value.items():
+        numbers = {name: spec} if name in TOLERANCE_KEYS else spec
+        if not isinstance(numbers, dict) or not numbers or set(numbers) - set(TOLERANCE_KEYS):
+            raise ValueError(f"{name}: expected {{atol: X, rtol: Y}} (either or both), "
+                             f"got {spec!r}")
+        for key, number in numbers.items():
+            if isinstance(number, bool) or not isinstance(number, int | float) \
+                    or not math.isfinite(number) or number < 0:
+                raise ValueError(f"{key}: expected a number of at least 0, got {number!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+class RegressBlock(Strict):
+    """`regress:` — what `tmemsim regress` runs and checks. Its own keys (REGRESS_KEYS):
+    policies, metrics (summary columns), tolerance, replications (seeds) and confidence (of
+    the Student-t intervals). Every other key is a setting of the scenario, a dotted path
+    (nested or written with dots: {duration: 2s, guests.0.count: 2}) to the value regress runs
+    with; those are checked by loading the scenario with them (overrides()), since any
+    setting may be named."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+    policies: list[str] | None = None
+    metrics: list[str] | None = None
+    tolerance: dict[str, Any] = Field(default_factory=dict)
+    replications: int = 1
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, RegressBlock) or not isinstance(value, dict):
+            return value
+        own = {k: v for k, v in value.items() if k in REGRESS_KEYS}
+        return {**own, "settings": {k: v for k, v in value.items() if k not in REGRESS_KEYS}}
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policies(cls, value):
+        return policy_names(value)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value):
+        value = [value] if isinstance(value, str) else value
+        if value is not None and (not isinstance(value, list) or not value):
+            raise ValueError("expected a non-empty list of summary columns")
+        return value
+
+    @field_validator("tolerance", mode="before")
+    @classmethod
+    def _tolerance(cls, value):
+        return check_tolerance(value)
+
+    @field_validator("replications", mode="before")
+    @classmethod
+    def _replications(cls, value):
+        return check_replications(value)
+
+    @model_serializer(mode="plain")
+    def _as_written(self) -> dict[str, Any]:
+        """The block as a user writes it (settings beside the own keys), so that a dumped
+        scenario loads back the same."""
+        own = {k: getattr(self, k) for k in REGRESS_KEYS if k in self.model_fields_set}
+        return {**self.settings, **own}
+
+    def overrides(self) -> list[str]:
+        """The settings as --set overrides: ["duration=2s", "guests.0.count=2"]."""
+        return [f"{k}={v}" for k, v in dotted.flatten(self.settings).items()]
+
+
+__all__ = ["MODES", "REGRESS_KEYS", "TOLERANCE_KEYS", "RegressBlock", "SweepBlock",
+           "check_mode", "check_replications", "check_tolerance", "policy_names"]

@@ -177,8 +177,11 @@ class Document:
 def read_document(path) -> Document:
     """Read and parse a YAML file; every refusal (a missing or unreadable file, bytes that are
     not UTF-8, hostile aliases, duplicate keys, bad syntax) is a located ScenarioError. Needs
-    nothing but PyYAML, so the command line refuses such files before it imports the models."""
-    path = Path(path)
+    nothing but PyYAML, so the command line refuses such files before it imports the models.
+    A name that is no file here is looked up in the scenario library (`quickstart`)."""
+    from ..library import resolve
+
+    path = resolve(path)
     file = str(path)
     try:
         raw = path.read_bytes()

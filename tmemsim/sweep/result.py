@@ -39,6 +39,12 @@ class SweepResult:
                 f"{len(self.policies)} policies × {self.meta.get('replications')} replications; "
                 f"{c.get('ran')} ran, {c.get('cached')} cached, {c.get('failed')} failed>")
 
+    def _repr_html_(self) -> str:
+        """In a notebook: policies against points, best marked, and the main metric's figure."""
+        from ..presentation.html import sweep_html
+
+        return sweep_html(self)
+
     def plot(self, metric: str = "read_hit_ratio", x: str | None = None, guest: str = "ALL",
              where: dict | None = None):
         """The metric against swept parameter x (default: the first), one line per policy with
@@ -65,8 +71,8 @@ class SweepResult:
                                or DEFAULT_PLOT_METRICS)
 
     def save(self, directory, plots: bool = True) -> Path:
-        """Write sweep.parquet, sweep_summary.csv, failures.csv, meta.json, scenario.yaml and
-        plots/ into directory (each file replaced atomically; points/ is left alone). The
+        """Write sweep.parquet, sweep_summary.csv, failures.csv, meta.json, scenario.yaml,
+        plots/ and report.html into directory (each file replaced atomically; points/ is left alone). The
         directory must be new, empty or a tmemsim sweep directory."""
         d = claim_in_place(directory, "sweep", reuse=True)
         write_atomic(d / "sweep.parquet", lambda p: self.table.to_parquet(p, index=False))
@@ -84,6 +90,10 @@ class SweepResult:
             with stage(d / "plots", force=True, trusted=True) as staged:
                 save_figures(figs, staged.build)
                 staged.commit()
+            from ..presentation.html import REPORT_HTML, sweep_report
+
+            write_atomic(d / REPORT_HTML, lambda p: Path(p).write_text(
+                sweep_report(d, self), encoding="utf-8"))
         return d
 
 

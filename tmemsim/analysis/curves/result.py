@@ -64,6 +64,12 @@ class Curves:
 
         return figure(self.table, self.meta)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: policies against sizes, best marked, and the curves' figure."""
+        from ...presentation.html import curves_html
+
+        return curves_html(self)
+
     def save(self, out_dir, force: bool = False) -> Path:
         """curves.parquet, meta.json, scenario.yaml and curve.png/.svg, written atomically:
         built beside the target, renamed into place. out_dir: a path or a target staged by

@@ -56,8 +56,9 @@ def _library(check: Check, quick: bool) -> list[Measurement]:
     """A library scenario (regress settings): the largest read-hit-ratio error per policy."""
     p = check.settings(quick)
     s = check.load()
-    if s.regress:
-        s = check.load([f"{k}={v}" for k, v in s.regress.items()])
+    overrides = s.regress.overrides() if s.regress else []
+    if overrides:
+        s = check.load(overrides)
     specs = s.policy_specs()
     top = axes.points(s, "pool", 2, None)[-1].value // 2
     value_range = (0, top)
