@@ -135,3 +135,16 @@ def test_importing_the_library_loads_no_plotting(module):
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120)
     assert run.stdout.strip() == "False", run.stdout + run.stderr
+
+
+def test_the_facade_names_what_a_notebook_needs_and_each_resolves():
+    import tmemsim
+
+    needed = {"load_scenario", "simulate", "compare", "curve", "run_sweep", "verify",
+              "read_results", "read_curves", "read_sweep", "Result", "Comparison", "Curves",
+              "SweepResult", "Scenario", "ScenarioError", "TraceError", "RunError",
+              "TmemsimError", "__version__"}
+    assert needed <= set(tmemsim.__all__)
+    for name in tmemsim.__all__:
+        assert getattr(tmemsim, name) is not None, name
+    assert tmemsim.verify.__module__.startswith("tmemsim.analysis.verify")

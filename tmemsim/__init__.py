@@ -1,9 +1,10 @@
 """tmemsim: transcendent memory vs transparent host caching vs dedup, simulated.
 
-Public API: load_scenario, simulate, compare, curve, run_sweep, read_results, read_curves,
-read_sweep, the results they return, and bundled_scenarios (see api.py,
-analysis/curves/public.py, sweep/ and library.py): what a notebook needs (notebooks/analysis.ipynb
-uses nothing else). The sweep function is `run_sweep` here: `tmemsim.sweep` is its package.
+Public API: load_scenario, simulate, compare, curve, run_sweep, verify, read_results,
+read_curves, read_sweep, the results they return (Result, Comparison, Curves, SweepResult),
+Scenario, bundled_scenarios and the error classes (see api.py, analysis/curves/public.py,
+sweep/, analysis/verify/ and library.py): what a notebook needs (notebooks/analysis.ipynb uses
+nothing else). The sweep function is `run_sweep` here: `tmemsim.sweep` is its package.
 The names are loaded on first use (PEP 562), so that `import tmemsim.cli` or
 `import tmemsim.scenario` does not pay for pandas, pyarrow and SimPy: `tmemsim validate` and
 every refusal of bad input answer at once.
@@ -29,6 +30,12 @@ _PUBLIC = {  # name -> the module that defines it (module:name where the names d
     "read_sweep": "tmemsim.sweep",
     "run_sweep": "tmemsim.sweep:sweep",
     "bundled_scenarios": "tmemsim.library",
+    "verify": "tmemsim.analysis.verify:run_checks",
+    "Scenario": "tmemsim.scenario",
+    "TmemsimError": "tmemsim.errors",
+    "ScenarioError": "tmemsim.errors",
+    "TraceError": "tmemsim.errors",
+    "RunError": "tmemsim.errors",
 }
 
 __all__ = ["__version__", *sorted(_PUBLIC)]
