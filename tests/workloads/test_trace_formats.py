@@ -177,3 +177,16 @@ def test_csv_columns_given_twice_is_located(tmp_path):
                                "      options: {columns: {offset: offset}}\n")
     assert err.path == "guests[0].workload.options.columns" and err.line == 15
     assert "given twice" in err.message
+
+
+def test_csv_columns_as_an_option_are_read(tmp_path):
+    """`options: {columns: ...}` is the same as `columns:` (it was accepted, then the reader got
+    columns twice)."""
+    write_csv(tmp_path / "t.csv", [(0.0, READ, 0, 8192, 0), (0.1, WRITE, 4096 * 5, 4096, 0)])
+    columns = {"offset": "offset", "size": "size", "op": "op"}
+    one = WORKLOADS["trace"](format="csv", path=str(tmp_path / "t.csv"), options={
+        "columns": columns})
+    other = WORKLOADS["trace"](format="csv", path=str(tmp_path / "t.csv"), columns=columns)
+    for spec in (one, other):
+        chunk = list(spec.read())[0]
+        assert chunk.page.tolist() == [0, 1, 5] and chunk.op.tolist() == [READ, READ, WRITE]

@@ -120,9 +120,11 @@ class Trace(WorkloadBase):
         """The trace's page requests as TraceChunks, streamed (never the whole file at once).
 
         stats, if given, is filled with lines, records, pages, skipped and filtered counts."""
+        options = dict(self.options)
+        if self.columns is not None:  # never given twice: _check_options refuses that
+            options["columns"] = self.columns
         return read_trace(self.path, self.format, volume=self.volume, chunk_pages=chunk_pages,
-                          on_error=self.on_error, limit=self.limit, columns=self.columns,
-                          stats=stats, **self.options)
+                          on_error=self.on_error, limit=self.limit, stats=stats, **options)
 
     def open_loop(self) -> bool:
         return self.timing == "trace"
