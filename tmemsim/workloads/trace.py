@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -32,6 +32,10 @@ class Trace(WorkloadBase):
     """
 
     kind: Literal["trace"] = "trace"
+    examples: ClassVar[list[dict]] = [{"format": "msr", "path": "example.msr", "wrap": True,
+                                       "footprint": 64},
+                                      {"format": "csv", "path": "example.csv",
+                                       "timing": "closed", "wrap": True, "footprint": 64}]
     format: str
     path: str
     volume: int | None = Field(None, ge=0)
