@@ -1,5 +1,6 @@
-"""Every registered trace format, driven by the registry: its example reads back, its options
-are its declared ones. A format added to FORMATS is covered here without editing a list.
+"""Every registered trace format, driven by the registry (the `trace_format` fixture of
+tests/conftest.py): its example reads back, its options are its declared ones. A format added
+to FORMATS is covered here without editing a list.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def check_example(fmt: TraceFormat, path: Path, name: str | None = None) -> None
     np.testing.assert_allclose([g[0] for g in got], [w[0] for w in want], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_every_format_reads_back_its_example(tmp_path, name):
+def test_every_format_reads_back_its_example(tmp_path, trace_format):
+    name = trace_format
     fmt = FORMATS[name]
     assert fmt.name == name
     rows = fmt.example.rows
@@ -59,8 +60,8 @@ def test_every_format_reads_back_its_example(tmp_path, name):
     check_example(fmt, tmp_path / f"example.{name}", name)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_every_format_rejects_options_it_does_not_declare(tmp_path, name):
+def test_every_format_rejects_options_it_does_not_declare(tmp_path, trace_format):
+    name = trace_format
     fmt = FORMATS[name]
     path = tmp_path / "t"
     fmt.example.write(path, fmt.example.rows)
