@@ -226,7 +226,7 @@ def test_batched_equals_unbatched_every_policy_example(policy_example):
     """Every registered policy, with each option set it declares (conftest lists them)."""
     kind, options = policy_example
     d = _mixed()
-    d.update(duration="300ms", policies=[{"kind": kind, **options}])
+    d.update(duration="150ms", policies=[{"kind": kind, **options}])
     row = assert_engines_agree(d)
     assert row.requests > 1000 and row.disk_reads > 0
 
