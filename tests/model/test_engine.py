@@ -212,6 +212,35 @@ def test_batched_equals_unbatched(d, policy):
     assert all_row.requests > 1000 and all_row.disk_reads > 0
 
 
+def assert_engines_agree(d, policy=None):
+    """The batched and the unbatched engine give the same summary, timeseries and latency."""
+    batched = simulate(d, policy=policy, engine="batched")
+    unbatched = simulate(d, policy=policy, engine="unbatched")
+    pd.testing.assert_frame_equal(batched.summary, unbatched.summary)
+    pd.testing.assert_frame_equal(batched.timeseries, unbatched.timeseries)
+    pd.testing.assert_frame_equal(batched.latency, unbatched.latency)
+    return batched.row()
+
+
+def test_batched_equals_unbatched_every_policy_example(policy_example):
+    """Every registered policy, with each option set it declares (conftest lists them)."""
+    kind, options = policy_example
+    d = _mixed()
+    d.update(duration="150ms", policies=[{"kind": kind, **options}])
+    row = assert_engines_agree(d)
+    assert row.requests > 1000 and row.disk_reads > 0
+
+
+def test_batched_equals_unbatched_every_workload_example(workload_example_spec):
+    """Every registered workload kind, with each example spec it declares (conftest lists
+    them), under a transparent and a tmem policy."""
+    d = scenario(duration="60ms", policies=["host-cache", "tmem"],
+                 guests=[guest(dirty_expire="20ms", writeback_interval="10ms",
+                               workload=workload_example_spec)])
+    for policy in ("host-cache", "tmem"):
+        assert assert_engines_agree(d, policy).requests > 0
+
+
 # ---------------------------------------------------------------------------------------------
 # every disk is fed in time order
 #

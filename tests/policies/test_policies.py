@@ -16,6 +16,7 @@ import tmemsim
 from tmemsim.api import select_policies
 from tmemsim.model import World
 from tmemsim.model.invariants import InvariantError
+from tmemsim.policies import POLICIES
 from tmemsim.policies.base import READ_HOST_CALL
 
 PAGE = 4096
@@ -152,7 +153,12 @@ def _kind(p):
     return p if isinstance(p, str) else p["kind"]
 
 
-TRANSPARENT = [p for p in ALL_POLICIES if _kind(p) != "tmem"]
+def _transparent(p) -> bool:
+    """The guest does not talk to the policy (no exclusive copy it puts and gets)."""
+    return not POLICIES[_kind(p)].guest_hypercalls
+
+
+TRANSPARENT = [p for p in ALL_POLICIES if _transparent(p)]
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,6 +175,33 @@ def test_coherence_transparent_policies_with_threads(data):
     that keep no exclusive copy; tmem with concurrent misses of one page breaks exclusivity
     (test_concurrent_misses_keep_tmem_exclusive, a known bug)."""
     _check_coherent(data, same_hits=False)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_coherence_every_policy_example(policy_example, data):
+    """Every registered policy, with each option set it declares (conftest lists them from the
+    registry): no stale read, no broken invariant. A pool's `keep_free`, where the policy has
+    one, is 0 so the tiny pools of the generated scenarios are really used."""
+    kind, options = policy_example
+    if "keep_free" in POLICIES[kind].Options.model_fields:
+        options = {"keep_free": 0, **options}
+    _check_coherent(data.draw(mixes(max_threads=1, policies=[{"kind": kind, **options}])),
+                    same_hits=True)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_coherence_every_transparent_policy_example_with_threads(policy_example, data):
+    """As test_coherence_transparent_policies_with_threads, for every registered transparent
+    policy and option set (a policy the guest makes hypercalls to is skipped: see there)."""
+    kind, options = policy_example
+    if not _transparent(kind):
+        pytest.skip(f"{kind}: the guest makes hypercalls to it")
+    _check_coherent(data.draw(mixes(max_threads=2, policies=[{"kind": kind, **options}])),
+                    same_hits=False)
 
 
 def _check_coherent(data, same_hits: bool):

@@ -1,5 +1,6 @@
-"""Every registered trace format, driven by the registry: its example reads back, its options
-are its declared ones. A format added to FORMATS is covered here without editing a list.
+"""Every registered trace format, driven by the registry (the `trace_format` fixture of
+tests/conftest.py): its example reads back, its options are its declared ones. A format added
+to FORMATS is covered here without editing a list.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def check_example(fmt: TraceFormat, path: Path, name: str | None = None) -> None
     np.testing.assert_allclose([g[0] for g in got], [w[0] for w in want], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_every_format_reads_back_its_example(tmp_path, name):
+def test_every_format_reads_back_its_example(tmp_path, trace_format):
+    name = trace_format
     fmt = FORMATS[name]
     assert name in (fmt.name, *fmt.aliases)
     rows = fmt.example.rows
@@ -59,8 +60,8 @@ def test_every_format_reads_back_its_example(tmp_path, name):
     check_example(fmt, tmp_path / f"example.{name}", name)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_every_format_rejects_options_it_does_not_declare(tmp_path, name):
+def test_every_format_rejects_options_it_does_not_declare(tmp_path, trace_format):
+    name = trace_format
     fmt = FORMATS[name]
     path = tmp_path / "t"
     fmt.example.write(path, fmt.example.rows)
@@ -177,3 +178,16 @@ def test_csv_columns_given_twice_is_located(tmp_path):
                                "      options: {columns: {offset: offset}}\n")
     assert err.path == "guests[0].workload.options.columns" and err.line == 15
     assert "given twice" in err.message
+
+
+def test_csv_columns_as_an_option_are_read(tmp_path):
+    """`options: {columns: ...}` is the same as `columns:` (it was accepted, then the reader got
+    columns twice)."""
+    write_csv(tmp_path / "t.csv", [(0.0, READ, 0, 8192, 0), (0.1, WRITE, 4096 * 5, 4096, 0)])
+    columns = {"offset": "offset", "size": "size", "op": "op"}
+    one = WORKLOADS["trace"](format="csv", path=str(tmp_path / "t.csv"), options={
+        "columns": columns})
+    other = WORKLOADS["trace"](format="csv", path=str(tmp_path / "t.csv"), columns=columns)
+    for spec in (one, other):
+        chunk = list(spec.read())[0]
+        assert chunk.page.tolist() == [0, 1, 5] and chunk.op.tolist() == [READ, READ, WRITE]

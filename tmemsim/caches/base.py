@@ -42,6 +42,8 @@ class Cache:
     name = "cache"
     Options: ClassVar[type[CacheOptions]] = CacheOptions
     examples: ClassVar[list[dict]] = [{}]
+    # the libCacheSim class computing the same algorithm (tests compare miss counts), if any
+    peer: ClassVar[str | None] = None
     PER_PAGE: ClassVar[tuple[str, ...]] = ("ordered",)
     lru_stack: ClassVar[bool] = False
 

@@ -14,6 +14,7 @@ class Clock(Cache):
 
     __slots__ = ("_ref",)
     name = "clock"
+    peer = "Clock"
     PER_PAGE = ("ordered", "set")
 
     def __init__(self, capacity: int, options=None):

@@ -10,6 +10,7 @@ class FIFO(OldestOut):
 
     __slots__ = ()
     name = "fifo"
+    peer = "FIFO"
 
     def get(self, key) -> bool:
         return key in self._d

@@ -10,6 +10,7 @@ class LRU(OldestOut):
 
     __slots__ = ()
     name = "lru"
+    peer = "LRU"
     lru_stack = True
 
     def get(self, key) -> bool:

@@ -7,7 +7,7 @@ closed loop, or the inter-arrival time in an open loop.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -79,6 +79,9 @@ class WorkloadBase(Strict):
     """Knobs common to every workload kind."""
 
     kind: str
+    # minimal specs (without `kind`) the registry-driven tests run; a spec naming a trace
+    # `format` and `path` is replayed from that format's example file, which the tests write
+    examples: ClassVar[list[dict]] = [{}]
     read_fraction: Fraction = 1.0
     sync: bool = False
     dup_writes: Fraction = 0.0

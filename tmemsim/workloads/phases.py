@@ -6,7 +6,7 @@ so the switch is exact in simulated time); each phase's requests come from their
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -32,6 +32,10 @@ class Phases(WorkloadBase):
     `anon` and the other guest-level knobs come from this block. `repeat` cycles the phases."""
 
     kind: Literal["phases"] = "phases"
+    examples: ClassVar[list[dict]] = [{"phases": [
+        {"duration": "20ms", "workload": {"kind": "zipf", "footprint": 1000}},
+        {"duration": "20ms", "workload": {"kind": "uniform", "footprint": 1000,
+                                          "read_fraction": 0.8}}]}]
     phases: list[Phase] = Field(min_length=1)
     repeat: bool = True
 

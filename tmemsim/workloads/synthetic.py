@@ -5,7 +5,7 @@ Each is a pydantic spec (its YAML block) with a `sampler` that draws vpages from
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -60,6 +60,8 @@ class Zipf(Pattern):
     """Popularity ∝ 1/rank^alpha over `footprint` pages (the independent reference model)."""
 
     kind: Literal["zipf"] = "zipf"
+    examples: ClassVar[list[dict]] = [{"footprint": 2000}, {"footprint": 500, "alpha": 1.2,
+                                                            "read_fraction": 0.7}]
     alpha: float = Field(0.9, ge=0)
     footprint: Pages
     offset: PagesOrZero = 0
@@ -102,6 +104,7 @@ class Uniform(Pattern):
     """Every page of the footprint equally likely."""
 
     kind: Literal["uniform"] = "uniform"
+    examples: ClassVar[list[dict]] = [{"footprint": 2000}]
     footprint: Pages
     offset: PagesOrZero = 0
 
@@ -129,6 +132,7 @@ class Scan(Pattern):
     """A sequential pass over the footprint from offset, every `stride`-th page, repeated."""
 
     kind: Literal["scan"] = "scan"
+    examples: ClassVar[list[dict]] = [{"footprint": 2000}]
     footprint: Pages
     offset: PagesOrZero = 0
     stride: int = Field(1, ge=1)
@@ -147,6 +151,7 @@ class Loop(Pattern):
     """A cycle over `length` pages: the pattern that defeats LRU once length > cache size."""
 
     kind: Literal["loop"] = "loop"
+    examples: ClassVar[list[dict]] = [{"length": 1500}]
     length: Pages
     offset: PagesOrZero = 0
 
@@ -186,6 +191,7 @@ class Hotset(Pattern):
     """
 
     kind: Literal["hotset"] = "hotset"
+    examples: ClassVar[list[dict]] = [{"footprint": 2000}]
     footprint: Pages
     offset: PagesOrZero = 0
     hot_fraction: float = Field(0.2, gt=0, le=1)
@@ -258,6 +264,9 @@ class Mix(Pattern):
     """A weighted mix of patterns; the mix's own read_fraction, threads, etc. apply."""
 
     kind: Literal["mix"] = "mix"
+    examples: ClassVar[list[dict]] = [{"parts": [
+        {"weight": 3, "workload": {"kind": "zipf", "footprint": 1000}},
+        {"weight": 1, "workload": {"kind": "scan", "footprint": 500, "offset": 1000}}]}]
     parts: list[MixPart] = Field(min_length=1)
 
     def footprint_pages(self) -> int:
@@ -307,6 +316,7 @@ class Script(WorkloadBase):
     """
 
     kind: Literal["script"] = "script"
+    examples: ClassVar[list[dict]] = [{"steps": ["r 1", "w 2", "r 2", "t 70", "r 70", "r 3"]}]
     steps: list[str] = Field(min_length=1)
 
     @field_validator("steps")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -40,6 +40,10 @@ class Trace(WorkloadBase):
     """
 
     kind: Literal["trace"] = "trace"
+    examples: ClassVar[list[dict]] = [{"format": "msr", "path": "example.msr", "wrap": True,
+                                       "footprint": 64},
+                                      {"format": "csv", "path": "example.csv",
+                                       "timing": "closed", "wrap": True, "footprint": 64}]
     format: str
     path: str
     volume: int | None = Field(None, ge=0)
@@ -144,8 +148,16 @@ class Trace(WorkloadBase):
 
         stats, if given, is filled with lines, records, pages, skipped and filtered counts."""
         return read_trace(self.path, self.format, volume=self.volume, chunk_pages=chunk_pages,
-                          on_error=self.on_error, limit=self.limit, columns=self.columns,
-                          stats=stats, start=self.start_record(), **self.options)
+                          on_error=self.on_error, limit=self.limit, stats=stats,
+                          start=self.start_record(), **self.reader_options())
+
+    def reader_options(self) -> dict:
+        """The format's options as read_trace takes them, `columns` among them (never given
+        twice: _check_options refuses that)."""
+        options = dict(self.options)
+        if self.columns is not None:
+            options["columns"] = self.columns
+        return options
 
     def start_record(self) -> int:
         """The index of the record the replay starts at (a fraction counts the records)."""
@@ -160,8 +172,7 @@ class Trace(WorkloadBase):
         if key not in _SCANNED:
             stats: dict = {}
             for _ in read_trace(self.path, self.format, volume=self.volume,
-                                on_error=self.on_error, columns=self.columns, stats=stats,
-                                **self.options):
+                                on_error=self.on_error, stats=stats, **self.reader_options()):
                 pass
             _SCANNED[key] = stats["records"] - stats["filtered"]
         return _SCANNED[key]
