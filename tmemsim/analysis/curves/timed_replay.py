@@ -12,30 +12,19 @@ import heapq
 
 import numpy as np
 
-from ...model.agenda import ORDER_CHURN, ORDER_FLUSH, ORDER_OPEN, ORDER_PHASE, ORDER_THREAD
+from ...model.agenda import (
+    ORDER_CHURN,
+    ORDER_FLUSH,
+    ORDER_OPEN,
+    ORDER_PHASE,
+    ORDER_THREAD,
+    Thread,
+)
 from ...workloads.base import OP_ANON_WRITE
 from .guest_log import AT_ARRIVAL, AT_START, READ, GuestLog
 
 # the agenda's ties at one time go in the model's order (model/guest.py)
 _REQUEST, _FLUSHER, _CHURN, _PHASE, _ARRIVAL = range(5)  # what an agenda entry does
-
-
-class _Thread:
-    """One of the guest's threads: its stream, read a chunk at a time."""
-
-    __slots__ = ("order", "stream", "ops", "pages", "gaps", "dups", "i", "n", "ended")
-
-    def __init__(self, order: int, stream):
-        self.order, self.stream = order, stream
-        self.ops = self.pages = self.gaps = self.dups = ()
-        self.i = self.n = 0
-        self.ended = False
-
-    def refill(self) -> bool:
-        self.ops, self.pages, self.gaps, self.dups = self.stream.next_chunk()
-        self.i, self.n = 0, len(self.ops)
-        self.ended = self.n == 0
-        return not self.ended
 
 
 def run_timed(replay, flusher: bool) -> GuestLog:
@@ -126,7 +115,7 @@ class _Agenda:
         """Every thread's first request, and the first flusher pass, churn and phase switch."""
         r, agenda = self.replay, self.agenda
         for k, stream in enumerate(r.streams):
-            th = _Thread(ORDER_THREAD + k, stream)
+            th = Thread(ORDER_THREAD + k, stream, r.closed)
             if th.refill():
                 self.threads.append(th)
                 agenda.append((0.0, th.order, _REQUEST, th))
