@@ -13,29 +13,27 @@ from collections import OrderedDict
 
 from ..caches import make_cache
 from ..images import PAGE_BITS
-from ..units import PAGE_SIZE
 from ..workloads.base import OP_ANON_WRITE, OP_TRUNCATE, OP_WRITE, OP_WRITE_PARTIAL
 from .agenda import (
-    ORDER_BALLOON,
-    ORDER_CHURN,
-    ORDER_FLUSH,
     ORDER_OPEN,
-    ORDER_PHASE,
     ORDER_THREAD,
     Thread,
 )
 from .anon import AnonMemory
+from .background import Background
 from .clock import At, next_event_time
+from .file_writes import FileWrites
 from .metrics import LatencyHistogram
 
 INF = float("inf")
 
 
-class Guest:
+class Guest(FileWrites, Background):
     """One guest's page cache, dirty pages, requests and background work, on its own clock.
 
     `config` is what the world laid out for it (GuestConfig); `observer` the little it needs of
-    the world (config.Observer). Its anonymous memory is a companion (`anon`, model/anon.py).
+    the world (config.Observer). Its anonymous memory is a companion (`anon`, model/anon.py);
+    its file writes (file_writes.py) and background work (background.py) are mixins.
     """
 
     def __init__(self, env, config, hypervisor, contents, observer):
@@ -66,7 +64,7 @@ class Guest:
         for th in self.threads:
             if th.refill():
                 self.agenda.append((first, th.order, self._start, th))
-        self._schedule_background(config.churn_rng)
+        self.schedule_background(config.churn_rng)
         heapq.heapify(self.agenda)
 
     def _bind_hot_path(self, hypervisor, gdisk) -> None:
@@ -85,24 +83,6 @@ class Guest:
         self.own_loc = gdisk.own << PAGE_BITS
         self.base_loc = (gdisk.base << PAGE_BITS) if self.cow else self.own_loc
         self.hit_cost = hypervisor.costs.guest_hit
-
-    def _schedule_background(self, churn_rng) -> None:
-        """The flusher, self-ballooning, file churn and phase switches, as the spec asks."""
-        spec = self.spec
-        if spec.writeback_interval > 0:
-            self.agenda.append((spec.writeback_interval, ORDER_FLUSH, self._flush, None))
-        if spec.balloon.kind == "selfballoon":
-            self.agenda.append((spec.balloon.interval, ORDER_BALLOON, self._balloon, None))
-        churn = spec.workload.churn
-        if churn is not None:
-            # which file and when depend on the guest's seed only, not on the policy
-            self.churn_times = churn.times(churn_rng)
-            self.churn_rng = churn_rng
-            self.files = max(spec.workload.footprint_pages() // self.file_pages, 1)
-            self._next_churn()
-        switches = getattr(spec.workload, "switches", None)
-        self.switches = switches() if switches else iter(())
-        self._next_switch()
 
     # ------------------------------------------------------------ the SimPy process
 
@@ -253,9 +233,9 @@ class Guest:
         Returns when it ends, or None if it ends later, through the agenda."""
         op, page = th.ops[i], th.pages[i]
         if op == OP_WRITE or op == OP_WRITE_PARTIAL:
-            return self._write(t, page, th.dups[i], partial=op == OP_WRITE_PARTIAL)
+            return self.write(t, page, th.dups[i], partial=op == OP_WRITE_PARTIAL)
         if op == OP_TRUNCATE:
-            return self._truncate(t, page)
+            return self.truncate(t, page)
         return self.anon.touch(t, page, op == OP_ANON_WRITE, th, th.gaps[i], local, world)
 
     def _bounds(self) -> tuple[float, float]:
@@ -349,129 +329,6 @@ class Guest:
             return 0.0
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
         return self.hv_evicted(self.index, vpage, loc, data)
-
-    def _write(self, t: float, vpage: int, pooled: bool, flushed: bool = False,
-               io_at: float | None = None, partial: bool = False) -> float:
-        """A write into the page cache, dirty (or through to the host if sync).
-
-        flushed: the host has just dropped every copy of the page (a truncate's object flush).
-        io_at: when the I/O it causes reaches the host, if not at t (see _truncate).
-        partial: the write covers part of the page: a page not cached is read first, through
-        the policy (read-modify-write, as Linux does; a whole-page write reads nothing). The
-        page enters the cache at once and the write ends when the read has arrived (README,
-        Simplifications).
-        """
-        c = self.counters
-        c.writes += 1
-        io = t if io_at is None else io_at
-        ready = t
-        read_first = partial and vpage not in self.cached
-        if read_first:  # a read miss: counted in reads, and in rmw_reads
-            c.reads += 1
-            c.rmw_reads += 1
-            written = self.versions.get(vpage, 0)
-            ready, data = self.hv_read(self.index, vpage, self.gdisk.location(vpage, written != 0),
-                                       io)
-            if data != written:
-                c.stale_reads += 1
-        serial = self.contents.new_write(self.index, vpage, pooled)
-        was_written = vpage in self.versions
-        self.versions[vpage] = serial
-        cost = 0.0
-        cache = self.cache
-        if not cache.get(vpage):
-            if not flushed and not read_first:  # the host may hold an older copy of a page
-                cost = self.hv.invalidate(  # not read first
-                    self.index, [(vpage, self.gdisk.location(vpage, was_written))])
-            victim = cache.insert(vpage)
-            if victim is not None:
-                cost += self.evict(io, victim[0])
-        end = (ready if ready > t else t) + self.hit_cost + cost
-        if self.sync:
-            c.sync_writes += 1
-            self.dirty.pop(vpage, None)
-            done = self.hv.write(self.index, vpage, self.gdisk.location(vpage, True), serial, io)
-            end = max(end, done + cost)
-        elif vpage not in self.dirty:
-            self.dirty[vpage] = io  # a truncate's pages keep the flusher's list in time order
-        c.write_latency_s += end - t
-        return end
-
-    def _truncate(self, t: float, vpage: int) -> float:
-        """Truncate and recreate the file holding vpage: drop its pages, flush, write anew.
-
-        Dirty pages are dropped without write-back; the recreated file is written through the
-        page cache like any other write (its pages become dirty and are flushed later). The
-        writes follow one another in CPU time, but every I/O they cause (the write-back of a
-        page they evict, an O_SYNC write) reaches the host at t, in time order with everyone
-        else's: under O_SYNC the file is written as if at once and then fsync'ed.
-        """
-        self.counters.truncates += 1
-        first = vpage - vpage % self.file_pages
-        last = min(first + self.file_pages, self.gdisk.pages)
-        cache, dirty, versions = self.cache, self.dirty, self.versions
-        pages = []
-        for p in range(first, last):
-            cache.remove(p)
-            dirty.pop(p, None)
-            pages.append((p, self.gdisk.location(p, p in versions)))
-        end = t + self.hv.invalidate(self.index, pages)
-        for p in range(first, last):
-            end = self._write(end, p, False, flushed=True, io_at=t)
-        return end
-
-    # ------------------------------------------------------------ background work
-
-    def _flush(self, t: float, _) -> None:
-        """The flusher: write back pages dirty for longer than dirty_expire."""
-        limit = t - self.spec.dirty_expire
-        dirty = self.dirty
-        while dirty:
-            vpage, since = next(iter(dirty.items()))
-            if since > limit:
-                break
-            dirty.popitem(last=False)
-            self.hv.write(self.index, vpage, self.gdisk.location(vpage, True),
-                          self.versions[vpage], t)
-        if any(not th.ended for th in self.threads) and self.remaining > 0:
-            heapq.heappush(self.agenda,
-                           (t + self.spec.writeback_interval, ORDER_FLUSH, self._flush, None))
-
-    def _next_churn(self) -> None:
-        t = next(self.churn_times)
-        if t < self.horizon:
-            heapq.heappush(self.agenda, (t, ORDER_CHURN, self._churn, None))
-
-    def _churn(self, t: float, _) -> None:
-        """Delete and recreate one file of the footprint (file churn)."""
-        file = int(self.churn_rng.integers(self.files))
-        self._truncate(t, file * self.file_pages)
-        if self.remaining > 0 and any(not th.ended for th in self.threads):
-            self._next_churn()
-
-    def _next_switch(self) -> None:
-        nxt = next(self.switches, None)
-        if nxt is not None and nxt[0] < self.horizon:
-            heapq.heappush(self.agenda, (nxt[0], ORDER_PHASE, self._switch, nxt[1:]))
-
-    def _switch(self, t: float, phase) -> None:
-        """A new phase: every thread drops what is left of its chunk and asks the new phase."""
-        for th in self.threads:
-            th.stream.switch(*phase)
-            if not th.ended:
-                th.refill()
-        # as the flusher, churn and balloon: once the work is done the agenda must empty, or a
-        # repeating phases workload under a request budget alone would never end
-        if self.remaining > 0 and any(not th.ended for th in self.threads):
-            self._next_switch()
-
-    def _balloon(self, t: float, _) -> None:
-        """Self-ballooning: memory target = reserved + committed anonymous memory + headroom."""
-        b = self.spec.balloon
-        target = self.spec.reserved + self.anon.committed * PAGE_SIZE + b.headroom
-        self.observer.set_memory(self.index, target, t)
-        if self.remaining > 0 and any(not th.ended for th in self.threads):
-            heapq.heappush(self.agenda, (t + b.interval, ORDER_BALLOON, self._balloon, None))
 
     # ------------------------------------------------------------ memory balancing
 
