@@ -265,6 +265,14 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
             np.frombuffer(bytes(to_disk), dtype=np.uint8).astype(bool))
 
 
+def eviction_prices(policy_class, options, world) -> dict:
+    """The policy's own prices of its eviction outcomes (Policy.eviction_costs), asked of an
+    instance with no pool (world: a CurveWorld)."""
+    counters = [policy_class.Counters() for _ in world.names]
+    host = Host(0, {}, world.contents, list(world.names), world.layout, counters)
+    return policy_class(options, host).eviction_costs(world.costs)
+
+
 # ---------------------------------------------------------------- the registry
 
 
