@@ -138,3 +138,12 @@ def test_an_eviction_of_a_base_block_already_cached_replaces_it():
     assert policy.used_pages() == 1 and policy.guest_pages(1) == 1 and policy.guest_pages(0) == 0
     assert policy.evicted(0, 4, base | 4, 0) == PUT_ACCEPTED
     policy.check_deep()
+
+
+def test_the_model_page_gives_the_default_inference_cost():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text("utf-8")
+    assert INFERENCE_COST == pytest.approx(2e-6)
+    assert "`inference.cost`, default 2 µs" in text
+    assert HostExclusive.Options().inference.cost == INFERENCE_COST

@@ -5,7 +5,8 @@ for another page (Geiger: Jones, Arpaci-Dusseau & Arpaci-Dusseau, ASPLOS 2006) a
 evicted contents into its own cache before the frame is overwritten (the hypervisor exclusive
 cache of Lu & Shen, USENIX ATC 2007). No guest changes and no hypercalls: every guest read still
 goes over virtio, and a hit costs virtio plus a page copy. Keyed by location, like the disk
-I/O the host sees; a hit removes the page (exclusive).
+I/O the host sees; a hit removes the page (exclusive), but for a CoW base block read by another
+clone than the one that evicted it (`shared_base`).
 
 Simplifications (README): an inference happens when the replacing page arrives, which is when
 tmemsim's guest evicts; which clean evictions are missed (`inference.accuracy` < 1) is drawn by a
@@ -38,10 +39,11 @@ from .base import (
 _MASK = (1 << 64) - 1
 # The default inference cost: one trap into the hypervisor when the guest rewrites a page
 # table entry of a write-protected page-table page (how Geiger learns that a frame is reused):
-# a VM exit and return, about 2,000-2,500 cycles on 2006-7 hardware (the `hypercall` cost,
-# 1 µs: Adams & Agesen, ASPLOS 2006, measured VT-x round trips of that order), plus decoding
-# and emulating the faulting write and updating the frame's bookkeeping, about as much again.
-# So 2 µs; docs/model.md ("Costs"). The copy of the evicted page is charged apart (page_copy).
+# a VM exit and return, about 2,000-2,500 cycles (the `hypercall` cost, 1 µs; Adams & Agesen,
+# ASPLOS 2006, report round trips of a few thousand cycles on the first VT-x processors), plus
+# decoding and emulating the faulting write and updating the frame's bookkeeping, about as
+# much again. So 2 µs: an estimate of that order, not a measurement of Geiger's code
+# (docs/model.md, "Costs"). The copy of the evicted page is charged apart (page_copy).
 INFERENCE_COST = 2e-6
 
 
@@ -66,10 +68,13 @@ class Inference(Strict):
 
 class HostExclusive(Policy):
     """Entries come only from inferred evictions (never from disk reads); a hit removes the
-    page. A CoW clone's unwritten base block is one location for every clone: with
-    `shared_base: keep` a hit by a clone other than the one whose eviction cached it leaves the
-    page cached (refreshed) for the others, as tmem's shared pool does; by default it is
-    removed like any other (`exclusive`)."""
+    page. A CoW clone's unwritten base block is one location for every clone: by default
+    (`shared_base: keep`) a hit by a clone other than the one whose eviction cached it leaves
+    the page cached (refreshed) for the others, as tmem's shared pool does; `exclusive` removes
+    it like any other. Keep is the default because exclusivity is owed to the guest that
+    evicted the page, and the hypervisor, which keeps the CoW chain, knows the block is shared:
+    on scenarios/cow-clones.yaml it cuts disk reads by 36% (README, docs/model.md). One guest
+    only ever hits its own evictions, so there both are exclusive."""
 
     name = "host-exclusive"
     observes_evictions = True  # by inference: the guest says nothing
@@ -77,7 +82,7 @@ class HostExclusive(Policy):
     holds_guest_pages = True  # shared base pages kept, and copies the guest has rewritten
     distinct_is_cheap = False
     examples = [{}, {"inference": {"accuracy": 0.7, "seed": 3}},
-                {"shared_base": "keep", "inference": {"cost": 0}}, {"cache": "fifo"}]
+                {"shared_base": "exclusive", "inference": {"cost": 0}}, {"cache": "fifo"}]
 
     class Counters(PolicyCounters):
         __slots__ = ("inferred_entries", "inferences_missed", "exclusive_evictions",
@@ -85,7 +90,7 @@ class HostExclusive(Policy):
 
     class Options(Strict):
         inference: Inference = Field(default_factory=Inference)
-        shared_base: Literal["exclusive", "keep"] = "exclusive"
+        shared_base: Literal["keep", "exclusive"] = "keep"
         cache: CacheSpec = Field("lru", validate_default=True)
 
     @classmethod
