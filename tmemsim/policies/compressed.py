@@ -12,7 +12,9 @@ Simplifications: every page pays the full compression time, whatever it compress
 since Linux 4.14 stores same-filled pages without compressing them); a compressed put copies
 the page as an uncompressed one does (the compressor reads the guest's page, the output is
 copied into the pool), and a get copies it out after decompressing; `weights` and `dedup` are
-not modelled together with compression (refused when the scenario is read).
+not modelled together with compression (refused when the scenario is read); persistent pages
+are charged to their guest's memory as whole pages (persistent_pages), and a frontswap store
+refused for compressing poorly is billed as any refused store (the model's refused call).
 """
 
 from __future__ import annotations
