@@ -79,6 +79,8 @@ class Tmem(Policy):
 
     @classmethod
     def per_pool_page(cls, options):
+        if options.compress is not None:  # several stored pages per pool page (about 3 at a
+            return ("pair", "map") * 3  # third of a page each), each with its allocator handle
         dedup = ("map", "map") if options.dedup else ()  # content_of_key, refs
         weighted = ("ordered",) if options.weights is not None else ()  # by_guest
         return ("pair",) + dedup + weighted  # eph: key -> (data, location)
