@@ -3,6 +3,7 @@ and the costs it prices — plain state machines on tiny worlds (no simulation i
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
@@ -236,3 +237,44 @@ def test_compression_prices_puts_and_gets_and_nothing_else():
     tm.set_allowance(A, 1)  # frontswap: a store is priced as a put, a load as a get hit
     assert w.hv.swap_out(A, 5, loc(w, A, 5), 0, 0.0) == priced[PUT_ACCEPTED]
     assert w.hv.swap_in(A, 5, loc(w, A, 5), 1.0) == (1.0 + read[READ_HOST_CALL], 0, True)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _scenario(policies):
+    return {
+        "seed": 4, "requests": 12000, "sample_interval": "1ms",
+        "host": {"memory": 1100 * PAGE}, "disks": {"d": {"kind": "ssd"}},
+        "policies": policies,
+        "guests": [{"name": "g", "memory": 100 * PAGE, "disk": {"size": 4096 * PAGE},
+                    "workload": {"kind": "zipf", "alpha": 0.7, "footprint": 4000,
+                                 "read_fraction": 0.9}}],
+    }
+
+
+PLAIN = {"kind": "tmem", "name": "tmem", "keep_free": 0}
+ZBUD = {**PLAIN, "name": "zbud", "compress": {"allocator": "zbud"}}
+ZSMALLOC = {**PLAIN, "name": "zsmalloc",
+            "compress": {"allocator": "zsmalloc", "data": {"ratio": 0.3, "spread": 0.2}}}
+
+
+def test_a_compressed_pool_reports_stored_and_pool_pages():
+    r = tmemsim.compare(_scenario([PLAIN, ZBUD, ZSMALLOC]))
+    rows = r.summary[r.summary.guest == "ALL"].set_index("policy")
+    assert rows.loc["tmem", "pool_compression_ratio"] == 1.0
+    assert rows.loc["zbud", "host_pool_stored_pages"] > rows.loc["zbud", "host_pool_used_pages"]
+    assert 1.5 < rows.loc["zbud", "pool_compression_ratio"] <= 2.0
+    assert rows.loc["zsmalloc", "pool_compression_ratio"] > rows.loc["zbud",
+                                                                      "pool_compression_ratio"]
+    assert rows.loc["zsmalloc", "compressed_puts"] > 0 and rows.loc["tmem", "compressed_puts"] == 0
+    stored = r.timeseries[r.timeseries.metric == "pool_stored_pages"]
+    assert set(stored.policy) == {"zbud", "zsmalloc"}
+
+
+def test_compressed_sizes_do_not_depend_on_the_policy_order():
+    one = tmemsim.compare(_scenario([ZBUD, PLAIN, ZSMALLOC])).summary
+    other = tmemsim.compare(_scenario([ZSMALLOC, ZBUD, PLAIN])).summary
+    key = ["policy", "guest"]
+    pd.testing.assert_frame_equal(one.sort_values(key).reset_index(drop=True),
+                                  other.sort_values(key).reset_index(drop=True))
