@@ -278,3 +278,18 @@ def test_compressed_sizes_do_not_depend_on_the_policy_order():
     key = ["policy", "guest"]
     pd.testing.assert_frame_equal(one.sort_values(key).reset_index(drop=True),
                                   other.sort_values(key).reset_index(drop=True))
+
+
+def test_zswap_under_check_stores_swapped_pages_compressed():
+    """Frontswap through a compressed pool, every invariant checked after every action."""
+    anon = {"size": 800 * PAGE, "fraction": 0.9, "alpha": 0.6, "read_fraction": 0.5}
+    s = _scenario([PLAIN, {**ZBUD, "compress": {"allocator": "zbud",
+                                                  "writes": {"ratio": 0.4, "spread": 0.3}}}])
+    s.update(check=True, requests=6000, host={"memory": 2000 * PAGE})
+    s["guests"] = [{"name": "g", "count": 2, "memory": 300 * PAGE, "max_memory": 900 * PAGE,
+                    "disk": {"size": 4096 * PAGE},
+                    "workload": {"kind": "uniform", "footprint": 200, "read_fraction": 0.9,
+                                 "anon": anon}}]
+    rows = tmemsim.compare(s).summary.query("guest == 'ALL'").set_index("policy")
+    assert rows.loc["zbud", "frontswap_stores"] > 0 and rows.loc["zbud", "stale_reads"] == 0
+    assert rows.loc["zbud", "host_pool_stored_pages"] > rows.loc["zbud", "host_pool_used_pages"]

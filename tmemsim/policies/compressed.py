@@ -125,3 +125,5 @@ class CompressedTmem(Tmem):
         self.zpool.check()
         assert self.handle.keys() == self.eph.keys(), "every stored page has its handle"
         assert self.swap_handle.keys() == self.persistent.keys(), "every swap page its handle"
+        assert self.zpool.objects() == len(self.handle) + len(self.swap_handle), (
+            "the allocator holds exactly the pages stored")

@@ -87,6 +87,10 @@ class Zbud:
         slots[slot] = 0
         self.unbuddied[ZBUD_CHUNKS - other][page] = None
 
+    def objects(self) -> int:
+        """Compressed pages held."""
+        return sum((a > 0) + (b > 0) for a, b in self.buddies.values())
+
     def check(self) -> None:
         assert len(self.buddies) == self.pages, "zbud page count"
         for page, (a, b) in self.buddies.items():
@@ -167,6 +171,9 @@ class Zsmalloc:
             return
         self.inuse[zspage] = n
         self.open[cls][zspage] = None  # listed again (or still) as having a free slot
+
+    def objects(self) -> int:
+        return sum(self.inuse.values())
 
     def check(self) -> None:
         pages = 0
