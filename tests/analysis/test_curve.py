@@ -516,3 +516,13 @@ def test_host_exclusive_is_exact_for_one_guest(inference):
                     policies=[{"kind": "host-exclusive", "name": "hx", "inference": inference}])
     c = assert_exact(data, points=4, value_range="0:12MiB")
     assert c.series("hx", "host_hits").iloc[-1] > 500
+
+
+def test_a_compressed_pool_is_exact_for_one_guest_in_a_timed_run():
+    """Its puts cost the compression and its get hits the decompression (the policy's
+    eviction_costs and read_costs), so a timed window holds the run's requests."""
+    data = scenario(requests=None, duration="150ms", warmup="50ms",
+                    policies=[{"kind": "tmem", "name": "ztmem", "keep_free": 0,
+                               "compress": {"allocator": "zbud"}}])
+    c = assert_exact(data, points=4, value_range="0:8MiB")
+    assert c.series("ztmem", "host_hits").iloc[-1] > 100
