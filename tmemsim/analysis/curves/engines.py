@@ -266,6 +266,15 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
             np.frombuffer(bytes(to_disk), dtype=np.uint8).astype(bool))
 
 
+def policy_prices(policy_class, options, world) -> tuple[dict, list]:
+    """The policy's own prices of its eviction outcomes and read paths (Policy.eviction_costs,
+    Policy.read_costs), asked of an instance with no pool (world: a CurveWorld)."""
+    counters = [policy_class.Counters() for _ in world.names]
+    host = Host(0, {}, world.contents, list(world.names), world.layout, counters)
+    policy = policy_class(options, host)
+    return policy.eviction_costs(world.costs), list(policy.read_costs(world.costs))
+
+
 # ---------------------------------------------------------------- the registry
 
 

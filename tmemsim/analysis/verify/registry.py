@@ -8,6 +8,7 @@ from . import (
     curve,
     engine,
     exclusive,
+    inferred,
     irm,
     peer,
     queue,
@@ -16,7 +17,8 @@ from . import (
 )
 from .checks import Check
 
-_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve, compression)
+_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve, compression,
+            inferred)
 
 FAMILIES = tuple(module.FAMILY for module in _MODULES)
 """The families, in the order their checks run and their figures are drawn."""
