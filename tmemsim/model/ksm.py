@@ -75,9 +75,12 @@ class Ksm:
         anonymous page never written is a zero-fill."""
         guest = self.guests[g]
         data = guest.versions.get(key, 0)
+        if data:
+            return self.content_of(0, data)  # a write's bytes, wherever they are
         if key < 0:
-            return self.content_of(0, data) if data else ZERO_CONTENT
-        return self.content_of(guest.gdisk.location(key, data != 0), data)
+            return ZERO_CONTENT
+        # an unwritten page: the base image's under a CoW clone (base_loc is own_loc else)
+        return self.content_of(guest.base_loc | key, 0)
 
     # ------------------------------------------------------------ ksmd
 
@@ -88,7 +91,8 @@ class Ksm:
             self.unstable = {}
             self.todo = [(g, key) for g in reversed(range(len(self.guests)))
                          for key in sorted(self.guests[g].cache.keys(), reverse=True)]
-        todo, guests = self.todo, self.guests
+        todo, visit = self.todo, self._visit
+        resident = [g.cached for g in self.guests]  # live views of the caches' keys
         before = self.pages_sharing
         left = self.pages_to_scan
         while left:
@@ -97,9 +101,9 @@ class Ksm:
                 self.todo = None
                 break
             g, key = todo.pop()
-            if key in guests[g].cache:
+            if key in resident[g]:
                 left -= 1
-                self._visit(g, key)
+                visit(g, key)
         if self.pages_sharing != before:
             self.memory_changed(t)
 

@@ -131,13 +131,7 @@ class World:
                 RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
                 np.random.default_rng(churn_seed))
             self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
-        self.ksm = self.lent = None  # KSM, and the pool pages its merging lent the pool
-        settings = ksm_settings(s, policy_spec)
-        if settings is not None:
-            self.ksm, self.lent = Ksm(settings, self.guests, self.contents, self.costs,
-                                      self.merged_memory), 0
-            for g in self.guests:
-                g.observe_merging(self.ksm)
+        self._merging(ksm_settings(s, policy_spec))
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]
@@ -266,6 +260,16 @@ class World:
             g.grow_cache(got)
         self.policy.set_allowance(i, self.allowance(i))
         self.hv.drain(t)
+
+    def _merging(self, settings) -> None:
+        """KSM, if this run has it: the scanner, which every guest tells of its pages' fates."""
+        self.ksm = self.lent = None  # the scanner, and the pool pages its merging lent the pool
+        if settings is None:
+            return
+        self.ksm = Ksm(settings, self.guests, self.contents, self.costs, self.merged_memory)
+        self.lent = 0
+        for g in self.guests:
+            g.observe_merging(self.ksm)
 
     def merged_memory(self, t: float) -> None:
         """KSM's savings changed: the pool grows by what merging freed and gives back what
