@@ -416,3 +416,15 @@ def test_latency_reference_lines_are_named(figs):
         assert line.get_label() == name and line.get_linestyle() == ":"
         (text,) = [t for t in ax.texts if t.get_text() == name]
         assert text.get_position()[1] == y
+
+
+def test_memory_shows_what_ksm_saved_only_when_a_policy_merged(results):
+    summary, timeseries, latency, meta = results
+    groups = [t.get_text() for t in compare.figures(summary, timeseries, latency, meta)[
+        "memory"].axes[0].get_xticklabels()]
+    assert "saved by KSM merging" not in groups
+    merged = summary.assign(pages_sharing=[0] * (len(summary) - 1) + [1234])
+    fig = compare.figures(merged, timeseries, latency, meta)["memory"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "saved by KSM merging"
+    assert any(abs(h.get_height() - 1234 * 4096 / 2**20) < 1e-6 for h in ax.patches)

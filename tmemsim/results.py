@@ -30,6 +30,9 @@ SUMMARY_COLUMNS = [
 # rmw_reads: the reads (counted in reads) that sub-page writes to uncached pages did first
 EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_rejected",
                  "fairness_jain", "rmw_reads", "host_pool_stored_pages", "pool_compression_ratio"]
+# KSM (model/ksm.py), by Linux's names: the host-wide gauges at the run's end in every row (as
+# host_pool_pages), and each guest's COW breaks since the warm-up (ALL: their sum); 0 without KSM
+KSM_COLUMNS = ["pages_shared", "pages_sharing", "pages_unshared", "full_scans", "cow_breaks"]
 _COUNTS = ["requests", "reads", "rmw_reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
            "swap_disk_io", "stale_reads"]
 
@@ -43,7 +46,7 @@ def policy_counter_names() -> list[str]:
 def summary_columns() -> list[str]:
     """summary.csv's columns: DESIGN.md's fixed ones (some of them tmem's counters), the extra
     ones, then any policy counter not named yet."""
-    named = SUMMARY_COLUMNS + EXTRA_COLUMNS
+    named = SUMMARY_COLUMNS + EXTRA_COLUMNS + KSM_COLUMNS
     return named + [n for n in policy_counter_names() if n not in named]
 
 
@@ -108,7 +111,16 @@ def summary_rows(out) -> list[dict]:
     rows.append(all_row)
     for r in rows:
         r.setdefault("fairness_jain", float("nan"))
+    _ksm_columns(out, rows)
     return rows
+
+
+def _ksm_columns(out, rows: list[dict]) -> None:
+    ksm = out.ksm or {}
+    breaks = ksm.get("cow_breaks", [0] * len(out.guest_names))
+    for i, r in enumerate(rows):
+        r.update({k: ksm.get(k, 0) for k in KSM_COLUMNS[:-1]})
+        r["cow_breaks"] = breaks[i] if i < len(breaks) else sum(breaks)
 
 
 def latency_rows(out) -> list[dict]:

@@ -384,6 +384,23 @@ def test_memory_that_moves_by_itself_is_refused_with_its_path():
         curve(grows, grows.policy_specs(), points=3)
 
 
+def test_ksm_is_refused_with_its_path():
+    d = scenario(policies=["none", {"kind": "host-cache", "ksm": True}])
+    s = tmemsim.load_scenario(d)
+    with pytest.raises(ScenarioError, match="KSM") as err:
+        curve(s, s.policy_specs(), points=3)
+    assert err.value.path == "policies[1].ksm"
+    d = scenario(host={"memory": "64MiB", "reserved": "8MiB", "ksm": {}})
+    s = tmemsim.load_scenario(d)
+    with pytest.raises(ScenarioError, match="KSM") as err:
+        curve(s, s.policy_specs(), points=3)
+    assert err.value.path == "host.ksm"
+    s = tmemsim.load_scenario(scenario(policies=[{"kind": "none", "ksm": False},
+                                                 {"kind": "tmem", "ksm": False}],
+                                       host=d["host"]))
+    assert curve(s, s.policy_specs(), points=3).table is not None  # KSM off for each
+
+
 def test_ballooning_that_shrinks_guests_gives_the_pool_their_memory():
     balloon = {"kind": "selfballoon", "floor": "1MiB", "headroom": "128KiB",
                "interval": "1ms"}

@@ -39,6 +39,8 @@ class AnonMemory:
         if g.cache.get(key):
             end = t + g.hit_cost
             if write:
+                if g.ksm is not None:  # a merged page breaks away: a COW fault
+                    end += g.ksm.written(g.index, key, t)
                 self.write(key, apage)
             c.anon_latency_s += end - t
             return end

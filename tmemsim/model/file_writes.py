@@ -41,7 +41,7 @@ class FileWrites:
         serial = self.contents.new_write(self.index, vpage, pooled)
         was_written = vpage in self.versions
         self.versions[vpage] = serial
-        cost = 0.0
+        cost = 0.0 if self.ksm is None else self.ksm.written(self.index, vpage, io)
         cache = self.cache
         if not cache.get(vpage):
             if not flushed and not read_first:  # the host may hold an older copy of a page
@@ -75,7 +75,10 @@ class FileWrites:
         last = min(first + self.file_pages, self.gdisk.pages)
         cache, dirty, versions = self.cache, self.dirty, self.versions
         pages = []
+        ksm = self.ksm
         for p in range(first, last):
+            if ksm is not None:
+                ksm.left(self.index, p, t)
             cache.remove(p)
             dirty.pop(p, None)
             pages.append((p, self.gdisk.location(p, p in versions)))

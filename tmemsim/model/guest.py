@@ -41,6 +41,7 @@ class Guest(FileWrites, Background):
         self.env, self.index, self.name, self.spec = env, config.index, config.name, spec
         self.observer = observer  # .next_time: when counters are next read or reset
         self.checker = None  # under --check: called after every action, raises if broken
+        self.ksm = None  # the host's page merging (model/ksm.py), if it scans this guest
         self.gdisk, self.hv, self.contents = config.disk, hypervisor, contents
         self.rank, self.batched, self.horizon = config.rank, config.batched, config.horizon
         self.cache = make_cache(spec.cache, spec.cache_pages())
@@ -319,6 +320,8 @@ class Guest(FileWrites, Background):
 
     def evict(self, t: float, vpage: int) -> float:
         """A page leaves the cache: write it back if dirty, then (tmem) put it. Returns CPU cost."""
+        if self.ksm is not None:
+            self.ksm.left(self.index, vpage, t)
         if vpage < 0:
             return self.anon.swap_out(t, vpage)
         data = self.versions.get(vpage, 0)
@@ -329,6 +332,15 @@ class Guest(FileWrites, Background):
             return 0.0
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
         return self.hv_evicted(self.index, vpage, loc, data)
+
+    def observe_merging(self, ksm) -> None:
+        """The host merges this guest's pages (KSM): it must hear of every page that leaves,
+        so every eviction goes through evict(), clean ones too; a policy that does not
+        observe evictions still hears nothing of them."""
+        self.ksm = ksm
+        if not self.observed:
+            self.observed = True
+            self.hv_evicted = _unheard
 
     # ------------------------------------------------------------ memory balancing
 
@@ -353,3 +365,8 @@ class Guest(FileWrites, Background):
         vpages = [vp for vp in self.cache.keys() if vp >= 0]
         locs = [(base if cow and vp not in versions else own) | vp for vp in vpages]
         return policy.double_cached(self.index, vpages, locs)
+
+
+def _unheard(guest: int, vpage: int, loc: int, data: int) -> float:
+    """The eviction call of a policy that does not observe evictions, when KSM does."""
+    return 0.0

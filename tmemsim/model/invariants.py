@@ -30,9 +30,13 @@ def check_action(world) -> None:
             raise InvariantError(f"{g.name}: memory {world.memory[i]} below its floor")
     host = world.scenario.host
     total = sum(world.memory) + world.pool_pages * PAGE_SIZE + world.slack + host.reserved
-    if total != host.memory:
+    merged = world.lent * PAGE_SIZE if world.ksm is not None else 0  # what KSM lent the pool
+    if total != host.memory + merged:
         raise InvariantError(f"memory accounting: guests + pool + reserved = {total}, "
-                             f"host memory = {host.memory}")
+                             f"host memory + merged savings = {host.memory + merged}")
+    if world.ksm is not None and world.lent < world.ksm.pages_sharing:
+        raise InvariantError(f"KSM saved {world.ksm.pages_sharing} pages, the pool got "
+                             f"{world.lent}")
     if policy.host.pool_pages != world.pool_pages:
         raise InvariantError("the policy's pool size differs from the world's")
 
@@ -44,6 +48,11 @@ def check_sample(world) -> None:
         world.policy.check_deep()
     except AssertionError as exc:
         raise InvariantError(f"{world.policy_spec.name}: {exc}") from None
+    if world.ksm is not None:
+        try:
+            world.ksm.check_deep()
+        except AssertionError as exc:
+            raise InvariantError(f"ksm: {exc}") from None
     exclusive = world.policy.holds_private
     for i, g in enumerate(world.guests):
         both = [vp for vp in g.cache.keys() if vp >= 0 and exclusive(i, vp)]

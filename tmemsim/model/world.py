@@ -21,6 +21,7 @@ from .disk import make_disk
 from .guest import Guest
 from .hypervisor import Hypervisor
 from .invariants import check_action, check_get, check_sample
+from .ksm import Ksm, ksm_settings
 from .metrics import GuestCounters, LatencyHistogram
 
 RANK_OBSERVER = 0  # sampler and warm-up reset go first at a tie: they see the state before it
@@ -131,6 +132,7 @@ class World:
                 RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
                 np.random.default_rng(churn_seed))
             self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
+        self._merging(ksm_settings(s, policy_spec))
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]
@@ -181,6 +183,8 @@ class World:
             g.hist.reset()
         for d in self.disks.values():
             d.reset_stats()
+        if self.ksm is not None:
+            self.ksm.reset()
         self.counted = [c.as_dict() for c in self.counters]
 
     _INTERVAL = ("requests", "reads", "guest_hits", "host_hits", "disk_reads", "disk_writes")
@@ -223,6 +227,9 @@ class World:
         add((now, "HOST", "double_cached_pages", total_double))
         if self.policy.distinct_is_cheap:
             add((now, "HOST", "distinct_contents", self.policy.distinct_contents()))
+        if self.ksm is not None:
+            for metric, value in self.ksm.gauges().items():
+                add((now, "HOST", metric, value))
         self.double_cached_samples.append(total_double)
 
     def check_invariants(self) -> None:
@@ -258,6 +265,26 @@ class World:
         self.policy.set_allowance(i, self.allowance(i))
         self.hv.drain(t)
 
+    def _merging(self, settings) -> None:
+        """KSM, if this run has it: the scanner, which every guest tells of its pages' fates."""
+        self.ksm = self.lent = None  # the scanner, and the pool pages its merging lent the pool
+        if settings is None:
+            return
+        self.ksm = Ksm(settings, self.guests, self.contents, self.costs, self.merged_memory)
+        self.lent = 0
+        for g in self.guests:
+            g.observe_merging(self.ksm)
+
+    def merged_memory(self, t: float) -> None:
+        """KSM's savings changed: the pool grows by what merging freed and gives back what
+        un-merging takes (README, "KSM"). A pool that cannot shrink (persistent tmem pages)
+        keeps what it holds, and the host runs short of the rest until it can."""
+        want = max(self.pool_pages + self.ksm.pages_sharing - self.lent, 0)
+        reached = self.policy.resize(want)
+        self.lent += reached - self.pool_pages
+        self.pool_pages = reached
+        self.hv.drain(t)
+
     def allowance(self, i: int) -> int:
         """Persistent pages guest i may hold: max_memory less the memory it has or may balloon
         up to (its floor), so memory + persistent never exceeds max_memory."""
@@ -274,6 +301,13 @@ class World:
             yield At(self.env, interval, RANK_HOST)
             self.hv.tick(self.env.now)
 
+    def _ksm_scanner(self):
+        """ksmd: a batch of pages every `sleep`, in simulated time, at the host's rank."""
+        ksm = self.ksm
+        while True:
+            yield At(self.env, ksm.sleep, RANK_HOST)
+            ksm.wake(self.env.now)
+
     # ------------------------------------------------------------ running
 
     def run(self) -> RunOutput:
@@ -284,6 +318,8 @@ class World:
         tick = self.policy.tick_interval
         if tick:
             env.process(self._host_ticker(tick))
+        if self.ksm is not None:
+            env.process(self._ksm_scanner())
         env.run(until=env.all_of(procs))  # a guest stops at the horizon or when it is done
         end = self.end()
         if end > env.now:  # the host's ticks and the samples due before the end
@@ -334,6 +370,8 @@ class RunOutput:
                               response=d.response, waiting=d.waiting)
                       for n, d in world.disks.items()}
         self.requests = sum(c["requests"] for c in self.counters)
+        self.ksm = None if world.ksm is None else dict(world.ksm.gauges(),
+                                                        cow_breaks=list(world.ksm.cow_breaks))
         self.trace_stats = {g.name: th.stream.trace_stats for g in world.guests
                             for th in g.threads if hasattr(th.stream, "trace_stats")}
 

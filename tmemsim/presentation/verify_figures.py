@@ -28,6 +28,7 @@ BAR_TITLES = {
     "exclusive": "Guest + tmem hits vs one LRU of the summed size (must be equal)",
     "sharing": "Disk reads of the base image vs sharing arithmetic (must be equal)",
     "rmw": "Reads of pages written in part while cold: one each (must be equal)",
+    "ksm": "KSM pages_sharing vs duplicates from content ids, less COW breaks (must be equal)",
     "conservation": "Broken invariants per scenario and policy (must be 0)",
     "engine": "Requests measured in the duration (must equal the duration in s)",
     "curve": "One-pass curve against full runs (exact: hits; library: read hit ratio)",

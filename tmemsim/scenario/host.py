@@ -19,10 +19,22 @@ class Costs(Strict):
     virtio: DurationOrZero = 20e-6
 
 
+class Ksm(Strict):
+    """KSM, the host's same-page merging (model/ksm.py); the defaults are Linux's
+    (/sys/kernel/mm/ksm: pages_to_scan 100, sleep_millisecs 20)."""
+
+    pages_to_scan: int = Field(100, ge=1)
+    sleep: Duration = 0.020
+    # a guest's write to a merged page: a VM exit and a page copy (docs/model.md, "KSM");
+    # None: host.costs.hypercall + host.costs.page_copy
+    cow_fault: DurationOrZero | None = None
+
+
 class Host(Strict):
     memory: Size
     reserved: SizeOrZero = 0
     costs: Costs = Field(default_factory=Costs)
+    ksm: Ksm | None = None  # absent: no merging (a policy entry may still ask for it)
 
 
 def _bandwidth(value):
@@ -72,5 +84,5 @@ class CustomDisk(Strict):
 Disk = Annotated[HddDisk | SsdDisk | NvmeDisk | CustomDisk, Field(discriminator="kind")]
 
 
-__all__ = ["Bandwidth", "Costs", "CustomDisk", "Disk", "HddDisk", "Host", "NvmeDisk",
+__all__ = ["Bandwidth", "Costs", "CustomDisk", "Disk", "HddDisk", "Host", "Ksm", "NvmeDisk",
            "SsdDisk"]

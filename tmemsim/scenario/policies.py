@@ -20,6 +20,9 @@ class PolicySpec(BaseModel):
     # memory balancing for every guest under this policy ("static split" vs "selfballoon");
     # None keeps each guest's own balloon setting
     balloon: Literal["none", "selfballoon"] | None = None
+    # KSM under this policy: True with host.ksm's settings (Linux's defaults if none), False
+    # without it; None follows host.ksm (on if the host block has one)
+    ksm: bool | None = None
 
     def make_options(self):
         return POLICIES[self.kind].Options.model_validate(self.options)
@@ -34,6 +37,7 @@ def policy_entry(entry, i: int) -> PolicySpec:
     kind = entry.pop("kind", None)
     name = entry.pop("name", None)
     balloon = entry.pop("balloon", None)
+    ksm = entry.pop("ksm", None)
     if kind is not None and not isinstance(kind, str):
         raise Located(("policies", i, "kind"), f"expected a policy name, got {kind!r}")
     if name is not None and not isinstance(name, str):
@@ -41,6 +45,8 @@ def policy_entry(entry, i: int) -> PolicySpec:
     if balloon not in (None, "none", "selfballoon"):
         raise Located(("policies", i, "balloon"),
                        f"expected none or selfballoon, got {balloon!r}")
+    if ksm is not None and not isinstance(ksm, bool):
+        raise Located(("policies", i, "ksm"), f"expected true or false, got {ksm!r}")
     if kind not in POLICIES:
         raise Located(
             ("policies", i, "kind") if kind is not None else ("policies", i),
@@ -51,8 +57,11 @@ def policy_entry(entry, i: int) -> PolicySpec:
         POLICIES[kind].Options.model_validate(entry)
     except ValidationError as exc:
         raise from_validation(exc, ("policies", i), POLICIES[kind].Options, entry) from None
-    name = name or _default_name(kind, {**entry, **({"balloon": balloon} if balloon else {})})
-    return PolicySpec(kind=kind, name=name, options=entry, balloon=balloon)
+    if not name:
+        name = _default_name(kind, {**entry, **({"balloon": balloon} if balloon else {})})
+        if ksm is not None:
+            name += "+ksm" if ksm else "+no-ksm"
+    return PolicySpec(kind=kind, name=name, options=entry, balloon=balloon, ksm=ksm)
 
 
 def _default_name(kind: str, options: dict) -> str:

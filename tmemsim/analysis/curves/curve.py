@@ -10,6 +10,7 @@ import pandas as pd
 
 from ...caches import cache_class, make_cache
 from ...errors import ScenarioError
+from ...model.ksm import ksm_settings
 from ...model.world import World
 from ...policies import POLICIES
 from ...scenario import resolved_yaml
@@ -127,6 +128,14 @@ def _check_rows(s, specs, axis: str, pts, check_points: int, rows: list, progres
 def _refuse_unsupported(s, specs, axis: str, rate) -> None:
     """Memory that moves by itself over time cannot be put on an axis; phases switch streams
     a sample cannot follow. See the package docstring."""
+    merging = [spec for spec in specs if ksm_settings(s, spec) is not None]
+    if merging:
+        names = [spec.name for spec in s.policy_specs()]
+        where = ("host.ksm" if merging[0].ksm is None
+                 else f"policies[{names.index(merging[0].name)}].ksm")
+        raise ScenarioError("KSM moves memory into the pool as it merges pages; curves hold "
+                            "memory fixed: leave the policy out or give it ksm: false",
+                            path=where)
     for i, g in enumerate(s.guests):
         if rate is not None and hasattr(g.workload, "switches"):
             raise ScenarioError("--sample: a phases workload switches streams at set times; "

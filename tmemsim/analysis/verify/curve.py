@@ -86,6 +86,8 @@ def _library(check: Check, quick: bool) -> list[Measurement]:
 NOT_CURVED = {
     "real-vm-clones": "its trace's sub-page writes read first (read-modify-write, rmw_reads); "
                       "the curves count them as whole-page writes, which read nothing",
+    "ksm-merging": "KSM moves memory into the pool as it merges; curves hold memory fixed "
+                   "(tmemsim curve refuses it)",
 }
 
 

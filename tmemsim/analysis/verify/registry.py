@@ -10,6 +10,7 @@ from . import (
     exclusive,
     inferred,
     irm,
+    ksm,
     peer,
     queue,
     rmw,
@@ -17,8 +18,8 @@ from . import (
 )
 from .checks import Check
 
-_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve, compression,
-            inferred)
+_MODULES = (irm, peer, exclusive, queue, sharing, rmw, ksm, conservation, engine, curve,
+            compression, inferred)
 
 FAMILIES = tuple(module.FAMILY for module in _MODULES)
 """The families, in the order their checks run and their figures are drawn."""

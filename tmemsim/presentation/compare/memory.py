@@ -1,5 +1,6 @@
 """Memory use: per policy, the memory the guests' caches, the pool, double caching and the
-distinct contents hold over all guests, with the pool's capacity marked."""
+distinct contents hold over all guests, with the pool's capacity marked, and what KSM's
+merging saved when a policy ran with it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ MEMORY_METRICS: tuple[tuple[str, str], ...] = (
     ("distinct_contents_cached", "distinct contents cached"),
 )
 
+# drawn only when some policy merged pages (results without KSM, or older ones, lack it)
+MERGED = ("pages_sharing", "saved by KSM merging")
+
 DOUBLE_CACHED_NOTE = (
     "double-cached: a page held by the hypervisor and by a guest; a shared host page counts once "
     "for every guest that also holds it, so the total can exceed the pool"
@@ -36,6 +40,8 @@ def figure(r: ComparisonData) -> Figure | None:
     missing = [c for c, _ in MEMORY_METRICS if c not in rows.columns]
     if missing:
         warn(f"{NAME}: results lack {', '.join(missing)}; those groups skipped")
+    if MERGED[0] in rows.columns and (rows[MERGED[0]] > 0).any():
+        present.append(MERGED)
     if not present:
         return None
     mib = rows[[c for c, _ in present]].astype(float).T * PAGE_SIZE / MIB
