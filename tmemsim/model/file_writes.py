@@ -48,8 +48,12 @@ class FileWrites:
                 cost = self.hv.invalidate(  # not read first
                     self.index, [(vpage, self.gdisk.location(vpage, was_written))])
             victim = cache.insert(vpage)
+            if self.census is not None:
+                self.census_update(vpage, victim)
             if victim is not None:
                 cost += self.evict(io, victim[0])
+        elif not was_written and self.census is not None:
+            self.census_rewritten(vpage)
         end = (ready if ready > t else t) + self.hit_cost + cost
         if self.sync:
             c.sync_writes += 1
@@ -75,7 +79,10 @@ class FileWrites:
         last = min(first + self.file_pages, self.gdisk.pages)
         cache, dirty, versions = self.cache, self.dirty, self.versions
         pages = []
+        census = self.census
         for p in range(first, last):
+            if census is not None and p in cache:
+                census.left(self.index, self.location_of(p))
             cache.remove(p)
             dirty.pop(p, None)
             pages.append((p, self.gdisk.location(p, p in versions)))

@@ -41,6 +41,7 @@ class Guest(FileWrites, Background):
         self.env, self.index, self.name, self.spec = env, config.index, config.name, spec
         self.observer = observer  # .next_time: when counters are next read or reset
         self.checker = None  # under --check: called after every action, raises if broken
+        self.census = None  # the world's Census if the policy's census is by location
         self.gdisk, self.hv, self.contents = config.disk, hypervisor, contents
         self.rank, self.batched, self.horizon = config.rank, config.batched, config.horizon
         self.cache = make_cache(spec.cache, spec.cache_pages())
@@ -150,6 +151,7 @@ class Guest(FileWrites, Background):
         versions, dirty, observed = self.versions, self.dirty, self.observed
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
+        census = self.census
         last = end = self.last_end
         while True:
             if i >= stop:
@@ -201,6 +203,8 @@ class Guest(FileWrites, Background):
                     # so its page waits in the agenda.
                     if closed and ready < (local if local < world else self.entry_bound(local, world, vpage)):
                         victim = cache_insert(vpage)
+                        if census is not None:
+                            self.census_update(vpage, victim)
                         end = ready
                         # a clean file page leaves without a word unless evictions are observed
                         if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
@@ -315,6 +319,8 @@ class Guest(FileWrites, Background):
             loc = self.gdisk.location(vpage, data != 0)
             cost = self.hv.invalidate(self.index, [(vpage, loc)])
         victim = cache.insert(vpage)
+        if self.census is not None:
+            self.census_update(vpage, victim)
         return t + cost if victim is None else t + cost + self.evict(t, victim[0])
 
     def evict(self, t: float, vpage: int) -> float:
@@ -335,8 +341,10 @@ class Guest(FileWrites, Background):
     def shrink_cache(self, pages: int, t: float) -> None:
         """Give up `pages` pages of page cache at t (ballooning down): what no longer fits
         leaves as any eviction does (written back if dirty, put if the host observes it)."""
-        for key, _ in self.cache.resize(self.cache.capacity - pages):
-            self.evict(t, key)
+        for victim in self.cache.resize(self.cache.capacity - pages):
+            if self.census is not None:
+                self.census_update(None, victim)
+            self.evict(t, victim[0])
 
     def grow_cache(self, pages: int) -> None:
         """Take `pages` more pages of page cache (ballooning up)."""
@@ -345,11 +353,39 @@ class Guest(FileWrites, Background):
     # ------------------------------------------------------------ observation
 
     def double_cached(self) -> int:
-        """Pages in this guest's cache that hypervisor memory holds too."""
+        """Pages in this guest's cache that hypervisor memory holds too: counted as pages move
+        if the policy's census is by location (model/census.py), else scanned."""
         policy = self.hv.policy
-        if not policy.holds_guest_pages:
+        if not policy.holds_guest_pages or policy.census_mode == "none":
             return 0
+        if self.census is not None:
+            return self.census.counts[self.index]
+        return self.double_cached_scan()
+
+    def double_cached_scan(self) -> int:
+        """double_cached() by a pass over the cached pages (policy.double_cached)."""
+        policy = self.hv.policy
         versions, own, base, cow = self.versions, self.own_loc, self.base_loc, self.cow
         vpages = [vp for vp in self.cache.keys() if vp >= 0]
         locs = [(base if cow and vp not in versions else own) | vp for vp in vpages]
         return policy.double_cached(self.index, vpages, locs)
+
+    def location_of(self, vpage: int) -> int:
+        """Where the file page vpage is read from now: its CoW base block until written."""
+        return (self.base_loc if self.cow and vpage not in self.versions else self.own_loc) | vpage
+
+    def census_update(self, vpage: int | None, victim) -> None:
+        """For the census: file page vpage (if not None) entered the cache, and `victim` (what
+        an insert or a resize gave up: (key, value), or None) left it. Anonymous pages (keys
+        below 0) are no file's and never counted."""
+        if vpage is not None and vpage >= 0:
+            self.census.entered(self.index, self.location_of(vpage))
+        if victim is not None and victim[0] >= 0:
+            self.census.left(self.index, self.location_of(victim[0]))
+
+    def census_rewritten(self, vpage: int) -> None:
+        """For the census: the cached CoW page vpage was written for the first time, so it is
+        now its overlay's block, no longer the base's."""
+        if self.cow:
+            self.census.left(self.index, self.base_loc | vpage)
+            self.census.entered(self.index, self.own_loc | vpage)

@@ -14,6 +14,7 @@ import simpy
 from ..images import Contents, GuestDisk, ImageContent, Layout
 from ..policies import POLICIES, Host
 from ..units import PAGE_SIZE
+from .census import Census
 from .clock import At
 from .config import GuestConfig
 from .costs import CostModel
@@ -130,6 +131,11 @@ class World:
                 RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
                 np.random.default_rng(churn_seed))
             self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
+        if self.policy.holds_guest_pages and self.policy.census_mode == "location":
+            census = Census(len(named))  # the double-cached counts, kept as pages move
+            self.policy.attach_census(census)
+            for g in self.guests:
+                g.census = census
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]
