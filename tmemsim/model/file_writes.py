@@ -46,7 +46,7 @@ class FileWrites:
         if not cache.get(vpage):
             if not flushed and not read_first:  # the host may hold an older copy of a page
                 cost = self.hv.invalidate(  # not read first
-                    self.index, [(vpage, self.gdisk.location(vpage, was_written))])
+                    self.index, [(vpage, self.gdisk.location(vpage, was_written))], io)
             victim = cache.insert(vpage)
             if self.census is not None:
                 self.census_update(vpage, victim)
@@ -86,7 +86,7 @@ class FileWrites:
             cache.remove(p)
             dirty.pop(p, None)
             pages.append((p, self.gdisk.location(p, p in versions)))
-        end = t + self.hv.invalidate(self.index, pages)
+        end = t + self.hv.invalidate(self.index, pages, t)
         for p in range(first, last):
             end = self.write(end, p, False, flushed=True, io_at=t)
         return end

@@ -79,6 +79,8 @@ class Guest(FileWrites, Background):
         self.hv_evicted = hypervisor.evicted
         # does the host hear of clean evictions (tmem puts)? else they leave without a word
         self.observed = hypervisor.policy.observes_evictions
+        # a put's promised outcome: then it may wait in the hypervisor for its turn (put_later)
+        self.put_outcome = hypervisor.put_waits(self.index)
         # GuestDisk.location, unrolled for the miss path
         self.cow = gdisk.kind == "cow"
         self.own_loc = gdisk.own << PAGE_BITS
@@ -208,7 +210,8 @@ class Guest(FileWrites, Background):
                         end = ready
                         # a clean file page leaves without a word unless evictions are observed
                         if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
-                            end += self.evict(ready, victim[0])
+                            end += (self.evict(ready, victim[0]) if ready < world or not observed
+                                    else self.put_later(ready, victim[0]))
                         record(end - t)
                     else:
                         self.wait_for(ready, th, self._finish, (th, vpage, t, gaps[i], data))
@@ -266,11 +269,17 @@ class Guest(FileWrites, Background):
 
     def entry_bound(self, local: float, world: float, key: int) -> float:
         """The time before which a page may enter the cache at once: the local bound if its
-        eviction touches no one else (a transparent policy, a victim that needs no write), else
-        also the world's."""
+        eviction touches no one else (a transparent policy, a victim that needs no write) or if
+        its put may wait in the hypervisor (a clean file page, an outcome the policy promises:
+        put_later), else also the world's. (A promise needs a pool without persistent pages,
+        so anonymous pages, whose entry also asks here, never take that branch.)"""
         if local < world or not self.observed and (
                 not self.dirty and not self.anon.dirty or self._clean_victim(key)):
             return local
+        if self.put_outcome is not None and self.observed:
+            victim = self.cache.next_victim(key)
+            if victim is None or (victim >= 0 and victim not in self.dirty):
+                return local
         return world
 
     def _clean_victim(self, key: int) -> bool:
@@ -315,9 +324,9 @@ class Guest(FileWrites, Background):
         if data != self.versions.get(vpage, 0):
             return t
         cost = 0.0
-        if self.observed and self.hv.policy.holds_private(self.index, vpage):
+        if self.observed and self.hv.holds_private(self.index, vpage, t):
             loc = self.gdisk.location(vpage, data != 0)
-            cost = self.hv.invalidate(self.index, [(vpage, loc)])
+            cost = self.hv.invalidate(self.index, [(vpage, loc)], t)
         victim = cache.insert(vpage)
         if self.census is not None:
             self.census_update(vpage, victim)
@@ -334,7 +343,14 @@ class Guest(FileWrites, Background):
         if not self.observed:
             return 0.0
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
-        return self.hv_evicted(self.index, vpage, loc, data)
+        return self.hv_evicted(self.index, vpage, loc, data, t)
+
+    def put_later(self, t: float, vpage: int) -> float:
+        """The clean file page vpage leaves the cache at t and its put waits in the hypervisor
+        until its turn (the policy promised its outcome). Returns the guest's CPU cost."""
+        data = self.versions.get(vpage, 0)
+        loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
+        return self.hv.put_later(self.index, vpage, loc, data, t, self.put_outcome)
 
     # ------------------------------------------------------------ memory balancing
 

@@ -119,7 +119,11 @@ class World:
         host = Host(self.pool_pages, self.store, self.contents, self.guest_names, self.layout,
                     self.policy_counters)
         self.policy = policy_class(policy_spec.make_options(), host)
-        self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters)
+        # without persistent pages or resizes a put's outcome can be promised (put_waits)
+        static_pool = policy_spec.balloon is None and all(
+            g.balloon.kind == "none" and g.workload.anon is None for _, g in named)
+        self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters,
+                             [RANK_GUEST + i for i in range(len(named))], static_pool)
         self.horizon = s.warmup + s.duration if s.duration is not None else float("inf")
         batched = s.engine == "batched"
         self.next_time = s.warmup if s.warmup > 0 else s.sample_interval
@@ -180,6 +184,7 @@ class World:
             self.progress(now)
 
     def _reset(self) -> None:
+        self.hv.settle(self.env.now, RANK_OBSERVER)  # the puts due before the warm-up's end
         for c in self.counters + self.policy_counters:
             c.reset()
         for g in self.guests:
@@ -200,6 +205,7 @@ class World:
         spent or the streams ended first (a shorter last interval). If that falls on the time
         of the sample before, it replaces it, so the counts sum to the run's totals.
         """
+        self.hv.settle(now, RANK_OBSERVER)  # the puts due before the sample
         counted = self.counted
         if self.latest_sample is not None and self.latest_sample[0] == now:
             _, first, counted = self.latest_sample
@@ -274,7 +280,7 @@ class World:
     def _host_ticker(self, interval: float):
         while True:
             yield At(self.env, interval, RANK_HOST)
-            self.hv.tick(self.env.now)
+            self.hv.tick(self.env.now, RANK_HOST)
 
     # ------------------------------------------------------------ running
 

@@ -201,6 +201,11 @@ class Tmem(Policy):
                 self.by_guest[guest][key] = None
         return PUT_ACCEPTED
 
+    def fixed_put_outcome(self, guest):
+        # with no persistent pages a put makes room by evicting (an ephemeral page is there
+        # whenever the pool is full), unless the pool has no room at all
+        return PUT_ACCEPTED if self.capacity > 0 else PUT_REJECTED
+
     def _evict_one(self, putter: int | None) -> bool:
         """Evict one ephemeral page to make room for putter's put; False if none can go."""
         eph = self.eph
