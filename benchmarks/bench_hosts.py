@@ -5,7 +5,8 @@ The workload is scenarios/cow-clones.yaml's (CoW clones of one 1 GiB base image,
 guest (cow-clones' proportion) and a fixed request budget per guest, at 1, 4, 16 and 64 guests
 under none, host-cache and tmem. One line per (guests, policy):
 
-- us_per_request: wall microseconds per request of the run with sampling (cow-clones' 250 ms).
+- us_per_request: CPU microseconds (process time: on a shared machine wall time measures the
+  neighbours) per request of the run with sampling (cow-clones' 250 ms).
 - events_per_miss: every SimPy event the run processed (each `Environment.step`: the guests'
   wake-ups, the sampler's and the host ticker's, the processes' start and end) per guest
   page-cache miss (reads that missed plus writes and other operations, which reach the host).
@@ -60,7 +61,7 @@ def scenario(guests: int, policy: str, requests: int, sample_interval: str) -> d
 
 
 def run_counted(s):
-    """One run; returns (wall seconds, RunOutput, SimPy events processed)."""
+    """One run; returns (CPU seconds, RunOutput, SimPy events processed)."""
     world = World(s, select_policies(s)[0])
     env = world.env
     step = env.step
@@ -71,9 +72,9 @@ def run_counted(s):
         step()
 
     env.step = counted_step  # Environment.run calls self.step(): every event passes here
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     out = world.run()
-    return time.perf_counter() - t0, out, count[0]
+    return time.process_time() - t0, out, count[0]
 
 
 def measure(guests: int, policy: str, requests: int, repeat: int) -> dict:

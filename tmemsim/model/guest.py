@@ -205,8 +205,10 @@ class Guest(FileWrites, Background):
                     # so its page waits in the agenda.
                     if closed and ready < (local if local < world else self.entry_bound(local, world, vpage)):
                         victim = cache_insert(vpage)
-                        if census is not None:
-                            self.census_update(vpage, victim)
+                        if census is not None:  # census_update, inlined: one call a miss
+                            out = None if victim is None or victim[0] < 0 else victim[0]
+                            census.moved(index, loc, out if out is None else (
+                                base_loc if cow and out not in versions else own_loc) | out)
                         end = ready
                         # a clean file page leaves without a word unless evictions are observed
                         if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
@@ -394,10 +396,14 @@ class Guest(FileWrites, Background):
         """For the census: file page vpage (if not None) entered the cache, and `victim` (what
         an insert or a resize gave up: (key, value), or None) left it. Anonymous pages (keys
         below 0) are no file's and never counted."""
+        versions, base, own, cow = self.versions, self.base_loc, self.own_loc, self.cow
+        loc = out = None
         if vpage is not None and vpage >= 0:
-            self.census.entered(self.index, self.location_of(vpage))
+            loc = (base if cow and vpage not in versions else own) | vpage
         if victim is not None and victim[0] >= 0:
-            self.census.left(self.index, self.location_of(victim[0]))
+            key = victim[0]
+            out = (base if cow and key not in versions else own) | key
+        self.census.moved(self.index, loc, out)
 
     def census_rewritten(self, vpage: int) -> None:
         """For the census: the cached CoW page vpage was written for the first time, so it is

@@ -56,14 +56,17 @@ class HostCache(Policy):
     def _insert(self, loc: int, data: int) -> None:
         victim = self.cache.insert(loc, data)
         self._count(loc, 1)
-        if self.census is not None:
-            self.census.pool_added(loc)
-        if victim is not None:
-            self._dropped(*victim)
+        if victim is None:
+            if self.census is not None:
+                self.census.pool_added(loc)
+        else:
+            if self.census is not None:  # one call for both: this is every host miss
+                self.census.pool_moved(loc, victim[0])
+            self._dropped(*victim, reported=True)
 
-    def _dropped(self, vloc: int, vdata: int) -> None:
+    def _dropped(self, vloc: int, vdata: int, reported: bool = False) -> None:
         self._count(vloc, -1)
-        if self.census is not None:
+        if self.census is not None and not reported:
             self.census.pool_removed(vloc)
         if self.dirty.pop(vloc, None) is not None:  # flushed before it is dropped
             self.store[vloc] = vdata
