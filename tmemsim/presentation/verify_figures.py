@@ -31,6 +31,7 @@ BAR_TITLES = {
     "conservation": "Broken invariants per scenario and policy (must be 0)",
     "engine": "Requests measured in the duration (must equal the duration in s)",
     "curve": "One-pass curve against full runs (exact: hits; library: read hit ratio)",
+    "compression": "Compressed pool vs the uncompressed pool it must equal (hits; read seconds)",
 }
 
 Params = Callable[[str], dict]  # a row's check name -> the check's parameters

@@ -8,9 +8,10 @@ Three engines, chosen per policy by the registry `MODELS` (keyed by policy class
   vectorised pass (ranks.lru_distances) serves every size.
 - `pool`: tmem's private ephemeral pools (one global oldest-put list, exclusive gets,
   flushes): the criterion of pool.py, one pass for every capacity.
-- `instances`: anything else (tmem's shared pool, content dedup or weights, frontswap; FIFO,
-  CLOCK or two-list host caches; a policy this module does not know): the policy class itself,
-  one instance per size, fed the same events. Exact given the order, N times the work.
+- `instances`: anything else (tmem's shared pool, content dedup, weights or compression,
+  frontswap; FIFO, CLOCK or two-list host caches; a policy this module does not know): the
+  policy class itself, one instance per size, fed the same events. Exact given the order, N
+  times the work.
 
 An engine returns Outcomes: per size, each read's path (READ_* of policies/base.py, or
 FRONTSWAP for a swap-in frontswap served) and whether each put or frontswap store was taken.
@@ -307,7 +308,9 @@ def _tmem_scaled(options, rate: float):
 
 
 def _tmem(options) -> HostModel:
-    if options.pool == "private" and not options.dedup and options.weights is None:
+    # a compressed pool's room depends on the sizes it holds: the policy itself serves it
+    if (options.pool == "private" and not options.dedup and options.weights is None
+            and options.compress is None):
         return HostModel(pool_engine, READ_HOST_CALL, READ_DISK_AFTER_CALL, 1, "pool",
                          _tmem_scaled)
     return HostModel(instances_engine(Tmem), READ_HOST_CALL, READ_DISK_AFTER_CALL, 1,
