@@ -26,7 +26,7 @@ def test_none_sends_every_miss_and_write_to_the_disk():
     assert hv.read(0, 5, b.loc(0, 5), 3.0)[1] == 7  # the disk holds what was written
     assert (c.disk_reads, c.disk_writes, c.host_hits) == (2, 1, 0)
     assert (b.disk.reads, b.disk.writes) == (2, 1)
-    assert hv.evicted(0, 5, b.loc(0, 5), 7) == 0.0 and hv.invalidate(0, [(5, 0)]) == 0.0
+    assert hv.evicted(0, 5, b.loc(0, 5), 7, 0.0) == 0.0 and hv.invalidate(0, [(5, 0)], 0.0) == 0.0
 
 
 def test_host_cache_serves_its_second_read_from_memory():
@@ -45,9 +45,9 @@ def test_host_cache_writeback_absorbs_then_its_flusher_writes():
     hv, c = b.hypervisor, b.counters[0]
     assert hv.write(0, 5, b.loc(0, 5), 9, 0.0) == pytest.approx(VIRTIO + COPY)
     assert (c.disk_writes, b.disk.writes) == (0, 0)
-    hv.tick(0.5)  # not yet expired
+    hv.tick(0.5, 1)  # not yet expired
     assert b.disk.writes == 0
-    hv.tick(1.0)
+    hv.tick(1.0, 1)
     assert (c.disk_writes, b.disk.writes) == (1, 1)  # charged to the page's owner
     assert b.policy.store[b.loc(0, 5)] == 9
 
@@ -58,10 +58,10 @@ def test_tmem_get_put_and_flush_costs():
     hv, pc = b.hypervisor, b.policy_counters[0]
     miss = hv.read(0, 5, b.loc(0, 5), 0.0)[0]
     assert miss == pytest.approx(CALL + NVME_READ + VIRTIO)  # the get missed, then the disk
-    assert hv.evicted(0, 5, b.loc(0, 5), 0) == pytest.approx(CALL + COPY)  # a put
+    assert hv.evicted(0, 5, b.loc(0, 5), 0, 0.0) == pytest.approx(CALL + COPY)  # a put
     assert hv.read(0, 5, b.loc(0, 5), 1.0) == (pytest.approx(1.0 + CALL + COPY), 0)
     assert hv.read(0, 5, b.loc(0, 5), 2.0)[0] > 2.0 + NVME_READ  # exclusive: the get took it
-    assert hv.invalidate(0, [(5, b.loc(0, 5)), (6, b.loc(0, 6))]) == pytest.approx(CALL)
+    assert hv.invalidate(0, [(5, b.loc(0, 5)), (6, b.loc(0, 6))], 0.0) == pytest.approx(CALL)
     assert (pc.tmem_gets, pc.tmem_get_hits, pc.tmem_puts, pc.tmem_flushes) == (3, 1, 1, 1)
     assert (b.counters[0].host_hits, b.counters[0].disk_reads) == (1, 2)
 
@@ -69,12 +69,12 @@ def test_tmem_get_put_and_flush_costs():
 def test_tmem_refused_put_pays_the_hypercall_only():
     b = build_host("tmem", pool_pages=300, guests=2)
     for vpage in range(44):
-        b.hypervisor.evicted(0, vpage, b.loc(0, vpage), 0)
+        b.hypervisor.evicted(0, vpage, b.loc(0, vpage), 0, 0.0)
     # full: a put evicts the oldest; with no room at all (keep_free is the whole pool) it fails
-    assert b.hypervisor.evicted(1, 0, b.loc(1, 0), 0) == pytest.approx(CALL + COPY)
+    assert b.hypervisor.evicted(1, 0, b.loc(1, 0), 0, 0.0) == pytest.approx(CALL + COPY)
     assert b.policy_counters[0].tmem_evictions == 1
     small = build_host("tmem", pool_pages=256)
-    assert small.hypervisor.evicted(0, 1, small.loc(0, 1), 0) == pytest.approx(CALL)
+    assert small.hypervisor.evicted(0, 1, small.loc(0, 1), 0, 0.0) == pytest.approx(CALL)
     assert small.policy_counters[0].tmem_puts_rejected == 1
 
 
@@ -133,7 +133,7 @@ def inferring(monkeypatch):
 
 def test_a_new_outcome_is_charged_as_its_policy_prices_it(inferring):
     b = build_host("inferring", {"trap": 5e-6}, swap_pages=4)
-    assert b.hypervisor.evicted(0, 1, b.loc(0, 1), 0) == pytest.approx(5e-6)
+    assert b.hypervisor.evicted(0, 1, b.loc(0, 1), 0, 0.0) == pytest.approx(5e-6)
     assert b.policy_counters[0].inferred_evictions == 1
 
 
@@ -159,8 +159,29 @@ def test_every_policy_declares_its_contract(name):
         assert set(b.hypervisor.policy.eviction_costs(b.costs)) >= {IGNORED}
         b.hypervisor.read(0, 1, b.loc(0, 1), 0.0)
         if cls.observes_evictions:
-            b.hypervisor.evicted(0, 1, b.loc(0, 1), 0)
+            b.hypervisor.evicted(0, 1, b.loc(0, 1), 0, 0.0)
         b.hypervisor.swap_out(0, 1, b.swap_loc(0, 1), 3, 0.0)
         b.policy.check()
         b.policy.check_deep()
     assert cls.guest_hypercalls or not cls.frontswap  # frontswap is a hypercall interface
+
+
+def test_a_waiting_put_is_applied_in_time_then_rank_order():
+    """Puts that wait (Hypervisor.put_later) reach the policy only when a use of it ordered
+    after them comes: later, or at the same time from a higher rank; among themselves in
+    (time, rank) order; a broken promise raises."""
+    b = build_host("tmem", {"keep_free": 0}, guests=3, pool_pages=64)
+    hv, tmem = b.hypervisor, b.policy
+    hv.rank_of = [2, 3, 4]
+    outcome = tmem.fixed_put_outcome(0)
+    assert hv.put_later(2, 7, b.loc(2, 7), 0, 1.0, outcome) == pytest.approx(CALL + COPY)
+    hv.put_later(1, 7, b.loc(1, 7), 0, 1.0, outcome)
+    hv.read(0, 9, b.loc(0, 9), 1.0)  # guest 0 at t=1 ranks first: neither put is due
+    assert not tmem.holds_private(1, 7) and not tmem.holds_private(2, 7)
+    assert not hv.holds_private(2, 7, 1.0)  # guest 2 at t=1: after guest 1's put, not its own
+    assert tmem.holds_private(1, 7) and not tmem.holds_private(2, 7)
+    hv.settle(1.5, 0)
+    assert list(tmem.eph) == [2 * (1 << 48) | 7, 3 * (1 << 48) | 7]  # guest 1's put first
+    hv.put_later(0, 8, b.loc(0, 8), 0, 2.0, 2)  # promised a refusal: tmem will accept it
+    with pytest.raises(AssertionError, match="promised"):
+        hv.settle(2.5, 0)

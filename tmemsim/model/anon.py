@@ -93,6 +93,8 @@ class AnonMemory:
         end = t
         # never cached by now: a fault on a page already arriving waits for it (self.arriving)
         victim = g.cache.insert(key)
+        if g.census is not None:
+            g.census_update(None, victim)
         if victim is not None:
             end += g.evict(t, victim[0])
         if write:

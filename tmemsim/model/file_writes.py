@@ -46,10 +46,14 @@ class FileWrites:
         if not cache.get(vpage):
             if not flushed and not read_first:  # the host may hold an older copy of a page
                 cost = self.hv.invalidate(  # not read first
-                    self.index, [(vpage, self.gdisk.location(vpage, was_written))])
+                    self.index, [(vpage, self.gdisk.location(vpage, was_written))], io)
             victim = cache.insert(vpage)
+            if self.census is not None:
+                self.census_update(vpage, victim)
             if victim is not None:
                 cost += self.evict(io, victim[0])
+        elif not was_written and self.census is not None:
+            self.census_rewritten(vpage)
         end = (ready if ready > t else t) + self.hit_cost + cost
         if self.sync:
             c.sync_writes += 1
@@ -75,14 +79,16 @@ class FileWrites:
         last = min(first + self.file_pages, self.gdisk.pages)
         cache, dirty, versions = self.cache, self.dirty, self.versions
         pages = []
-        ksm = self.ksm
+        ksm, census = self.ksm, self.census
         for p in range(first, last):
             if ksm is not None:
                 ksm.left(self.index, p, t)
+            if census is not None and p in cache:
+                census.left(self.index, self.location_of(p))
             cache.remove(p)
             dirty.pop(p, None)
             pages.append((p, self.gdisk.location(p, p in versions)))
-        end = t + self.hv.invalidate(self.index, pages)
+        end = t + self.hv.invalidate(self.index, pages, t)
         for p in range(first, last):
             end = self.write(end, p, False, flushed=True, io_at=t)
         return end

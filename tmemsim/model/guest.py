@@ -42,6 +42,7 @@ class Guest(FileWrites, Background):
         self.observer = observer  # .next_time: when counters are next read or reset
         self.checker = None  # under --check: called after every action, raises if broken
         self.ksm = None  # the host's page merging (model/ksm.py), if it scans this guest
+        self.census = None  # the world's Census if the policy's census is by location
         self.gdisk, self.hv, self.contents = config.disk, hypervisor, contents
         self.rank, self.batched, self.horizon = config.rank, config.batched, config.horizon
         self.cache = make_cache(spec.cache, spec.cache_pages())
@@ -79,6 +80,8 @@ class Guest(FileWrites, Background):
         self.hv_evicted = hypervisor.evicted
         # does the host hear of clean evictions (tmem puts)? else they leave without a word
         self.observed = hypervisor.policy.observes_evictions
+        # a put's promised outcome: then it may wait in the hypervisor for its turn (put_later)
+        self.put_outcome = hypervisor.put_waits(self.index)
         # GuestDisk.location, unrolled for the miss path
         self.cow = gdisk.kind == "cow"
         self.own_loc = gdisk.own << PAGE_BITS
@@ -151,6 +154,7 @@ class Guest(FileWrites, Background):
         versions, dirty, observed = self.versions, self.dirty, self.observed
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
+        census = self.census
         last = end = self.last_end
         while True:
             if i >= stop:
@@ -202,10 +206,15 @@ class Guest(FileWrites, Background):
                     # so its page waits in the agenda.
                     if closed and ready < (local if local < world else self.entry_bound(local, world, vpage)):
                         victim = cache_insert(vpage)
+                        if census is not None:  # census_update, inlined: one call a miss
+                            out = None if victim is None or victim[0] < 0 else victim[0]
+                            census.moved(index, loc, out if out is None else (
+                                base_loc if cow and out not in versions else own_loc) | out)
                         end = ready
                         # a clean file page leaves without a word unless evictions are observed
                         if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
-                            end += self.evict(ready, victim[0])
+                            end += (self.evict(ready, victim[0]) if ready < world or not observed
+                                    else self.put_later(ready, victim[0]))
                         record(end - t)
                     else:
                         self.wait_for(ready, th, self._finish, (th, vpage, t, gaps[i], data))
@@ -263,11 +272,17 @@ class Guest(FileWrites, Background):
 
     def entry_bound(self, local: float, world: float, key: int) -> float:
         """The time before which a page may enter the cache at once: the local bound if its
-        eviction touches no one else (a transparent policy, a victim that needs no write), else
-        also the world's."""
+        eviction touches no one else (a transparent policy, a victim that needs no write) or if
+        its put may wait in the hypervisor (a clean file page, an outcome the policy promises:
+        put_later), else also the world's. (A promise needs a pool without persistent pages,
+        so anonymous pages, whose entry also asks here, never take that branch.)"""
         if local < world or not self.observed and (
                 not self.dirty and not self.anon.dirty or self._clean_victim(key)):
             return local
+        if self.put_outcome is not None and self.observed:
+            victim = self.cache.next_victim(key)
+            if victim is None or (victim >= 0 and victim not in self.dirty):
+                return local
         return world
 
     def _clean_victim(self, key: int) -> bool:
@@ -312,10 +327,12 @@ class Guest(FileWrites, Background):
         if data != self.versions.get(vpage, 0):
             return t
         cost = 0.0
-        if self.observed and self.hv.policy.holds_private(self.index, vpage):
+        if self.observed and self.hv.holds_private(self.index, vpage, t):
             loc = self.gdisk.location(vpage, data != 0)
-            cost = self.hv.invalidate(self.index, [(vpage, loc)])
+            cost = self.hv.invalidate(self.index, [(vpage, loc)], t)
         victim = cache.insert(vpage)
+        if self.census is not None:
+            self.census_update(vpage, victim)
         return t + cost if victim is None else t + cost + self.evict(t, victim[0])
 
     def evict(self, t: float, vpage: int) -> float:
@@ -331,7 +348,14 @@ class Guest(FileWrites, Background):
         if not self.observed:
             return 0.0
         loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
-        return self.hv_evicted(self.index, vpage, loc, data)
+        return self.hv_evicted(self.index, vpage, loc, data, t)
+
+    def put_later(self, t: float, vpage: int) -> float:
+        """The clean file page vpage leaves the cache at t and its put waits in the hypervisor
+        until its turn (the policy promised its outcome). Returns the guest's CPU cost."""
+        data = self.versions.get(vpage, 0)
+        loc = (self.base_loc if self.cow and not data else self.own_loc) | vpage
+        return self.hv.put_later(self.index, vpage, loc, data, t, self.put_outcome)
 
     def observe_merging(self, ksm) -> None:
         """The host merges this guest's pages (KSM): it must hear of every page that leaves,
@@ -347,8 +371,10 @@ class Guest(FileWrites, Background):
     def shrink_cache(self, pages: int, t: float) -> None:
         """Give up `pages` pages of page cache at t (ballooning down): what no longer fits
         leaves as any eviction does (written back if dirty, put if the host observes it)."""
-        for key, _ in self.cache.resize(self.cache.capacity - pages):
-            self.evict(t, key)
+        for victim in self.cache.resize(self.cache.capacity - pages):
+            if self.census is not None:
+                self.census_update(None, victim)
+            self.evict(t, victim[0])
 
     def grow_cache(self, pages: int) -> None:
         """Take `pages` more pages of page cache (ballooning up)."""
@@ -357,16 +383,48 @@ class Guest(FileWrites, Background):
     # ------------------------------------------------------------ observation
 
     def double_cached(self) -> int:
-        """Pages in this guest's cache that hypervisor memory holds too."""
+        """Pages in this guest's cache that hypervisor memory holds too: counted as pages move
+        if the policy's census is by location (model/census.py), else scanned."""
         policy = self.hv.policy
-        if not policy.holds_guest_pages:
+        if not policy.holds_guest_pages or policy.census_mode == "none":
             return 0
+        if self.census is not None:
+            return self.census.counts[self.index]
+        return self.double_cached_scan()
+
+    def double_cached_scan(self) -> int:
+        """double_cached() by a pass over the cached pages (policy.double_cached)."""
+        policy = self.hv.policy
         versions, own, base, cow = self.versions, self.own_loc, self.base_loc, self.cow
         vpages = [vp for vp in self.cache.keys() if vp >= 0]
         locs = [(base if cow and vp not in versions else own) | vp for vp in vpages]
         return policy.double_cached(self.index, vpages, locs)
 
+    def location_of(self, vpage: int) -> int:
+        """Where the file page vpage is read from now: its CoW base block until written."""
+        return (self.base_loc if self.cow and vpage not in self.versions else self.own_loc) | vpage
 
-def _unheard(guest: int, vpage: int, loc: int, data: int) -> float:
+    def census_update(self, vpage: int | None, victim) -> None:
+        """For the census: file page vpage (if not None) entered the cache, and `victim` (what
+        an insert or a resize gave up: (key, value), or None) left it. Anonymous pages (keys
+        below 0) are no file's and never counted."""
+        versions, base, own, cow = self.versions, self.base_loc, self.own_loc, self.cow
+        loc = out = None
+        if vpage is not None and vpage >= 0:
+            loc = (base if cow and vpage not in versions else own) | vpage
+        if victim is not None and victim[0] >= 0:
+            key = victim[0]
+            out = (base if cow and key not in versions else own) | key
+        self.census.moved(self.index, loc, out)
+
+    def census_rewritten(self, vpage: int) -> None:
+        """For the census: the cached CoW page vpage was written for the first time, so it is
+        now its overlay's block, no longer the base's."""
+        if self.cow:
+            self.census.left(self.index, self.base_loc | vpage)
+            self.census.entered(self.index, self.own_loc | vpage)
+
+
+def _unheard(guest: int, vpage: int, loc: int, data: int, t: float) -> float:
     """The eviction call of a policy that does not observe evictions, when KSM does."""
     return 0.0

@@ -2,9 +2,18 @@
 
 It turns "served from host memory" or "go to disk" into completion times, and counts what each
 guest's requests cost the host (host hits, disk reads and writes).
+
+It also holds the puts that wait (README, "Speed"): when a policy promises a put's outcome
+whatever the other guests do first, a guest whose miss's page arrives after the next event
+elsewhere inserts the page at once and leaves the victim's put here, stamped with its time and
+the guest's rank; every later use of the policy's state (any guest's call, a sample, a tick)
+applies first the puts ordered before it, so the policy sees the same calls in the same order
+as if the guest had woken up for each put.
 """
 
 from __future__ import annotations
+
+import heapq
 
 from ..images import PAGE_BITS, PAGE_MASK
 from ..policies.base import PUT_ACCEPTED, READ_DISK, READ_HOST_CALL, WRITE_DISK
@@ -14,9 +23,10 @@ class Hypervisor:
     __slots__ = ("policy", "costs", "counters", "_file_of", "_owner_of",
                  "_read_cost", "_write_cost", "_policy_read", "_policy_evicted",
                  "_eviction_cost", "_refused_swap_cost", "_pending", "_swap_store_cost",
-                 "_swap_load_cost")
+                 "_swap_load_cost", "waiting", "_serial", "rank_of", "static_pool")
 
-    def __init__(self, policy, costs, disks: dict, layout, counters: list):
+    def __init__(self, policy, costs, disks: dict, layout, counters: list,
+                 rank_of: list | None = None, static_pool: bool = False):
         self.policy = policy
         self.costs = costs
         self.counters = counters
@@ -34,6 +44,36 @@ class Hypervisor:
         # frontswap's store and load are a put and a get, priced as the policy prices those
         self._swap_store_cost = self._eviction_cost.get(PUT_ACCEPTED, costs.put)
         self._swap_load_cost = self._read_cost[READ_HOST_CALL]
+        # puts that wait: a heap of (time, rank, serial, guest, vpage, loc, data, outcome)
+        self.waiting: list = []
+        self._serial = 0
+        self.rank_of = rank_of or [0] * len(counters)  # each guest's SimPy rank (tie-break)
+        # no persistent pages, no resizes: what fixed_put_outcome promises holds
+        self.static_pool = static_pool
+
+    def put_waits(self, guest: int) -> int | None:
+        """The outcome of a clean page's put by this guest if the policy promises it whatever
+        the other guests do first (then the put may wait here), else None."""
+        return self.policy.fixed_put_outcome(guest) if self.static_pool else None
+
+    def put_later(self, guest: int, vpage: int, loc: int, data: int, t: float,
+                  outcome: int) -> float:
+        """A put at t that others must see in time order: it waits until a use of the policy
+        ordered after it (settle). Returns the guest's CPU cost of the promised outcome."""
+        self._serial += 1
+        heapq.heappush(self.waiting, (t, self.rank_of[guest], self._serial, guest, vpage, loc,
+                                      data, outcome))
+        return self._eviction_cost[outcome]
+
+    def settle(self, t: float, rank: int) -> None:
+        """Apply the waiting puts ordered before (t, rank): earlier, or at t by a lower rank."""
+        waiting = self.waiting
+        while waiting and (waiting[0][0] < t or waiting[0][0] == t and waiting[0][1] < rank):
+            _, _, _, guest, vpage, loc, data, promised = heapq.heappop(waiting)
+            outcome = self._policy_evicted(guest, vpage, loc, data)
+            if outcome != promised:
+                raise AssertionError(f"{self.policy.name}: a put promised outcome {promised} "
+                                     f"by fixed_put_outcome had {outcome}")
 
     def io(self, loc: int, t: float, is_write: bool) -> float:
         """Device completion time of one page I/O at location loc, issued at t."""
@@ -42,6 +82,9 @@ class Hypervisor:
 
     def read(self, guest: int, vpage: int, loc: int, t: float) -> tuple[float, int]:
         """A guest page-cache miss at t: (completion time, data returned)."""
+        waiting = self.waiting
+        if waiting and waiting[0][0] <= t:
+            self.settle(t, self.rank_of[guest])
         path, data = self._policy_read(guest, vpage, loc)
         if path >= READ_DISK:
             self.counters[guest].disk_reads += 1
@@ -56,6 +99,8 @@ class Hypervisor:
 
     def write(self, guest: int, vpage: int, loc: int, data: int, t: float) -> float:
         """A write-back or O_SYNC write reaching the host at t: its completion time."""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
         path = self.policy.write(guest, vpage, loc, data)
         if path == WRITE_DISK:
             self.counters[guest].disk_writes += 1
@@ -66,18 +111,27 @@ class Hypervisor:
             self.drain(t)
         return done
 
-    def evicted(self, guest: int, vpage: int, loc: int, data: int) -> float:
-        """A clean page left the guest cache: the CPU time the guest spends telling the host."""
+    def evicted(self, guest: int, vpage: int, loc: int, data: int, t: float) -> float:
+        """A clean page left the guest cache at t: the CPU time the guest spends telling the
+        host."""
+        waiting = self.waiting
+        if waiting and waiting[0][0] <= t:
+            self.settle(t, self.rank_of[guest])
         return self._eviction_cost[self._policy_evicted(guest, vpage, loc, data)]
 
-    def invalidate(self, guest: int, pages: list) -> float:
-        """A truncate, or a write to an uncached page: the CPU time of the flush hypercalls."""
+    def invalidate(self, guest: int, pages: list, t: float) -> float:
+        """A truncate, or a write to an uncached page, at t: the CPU time of the flush
+        hypercalls."""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
         calls = self.policy.invalidate(guest, pages)
         return calls * self.costs.hypercall if calls else 0.0
 
     def swap_out(self, guest: int, apage: int, loc: int, data: int, t: float) -> float:
         """An anonymous page leaves the guest: frontswap if the policy takes it, else the swap
         disk through the policy's write path (in the background). Returns the guest's CPU cost."""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
         policy = self.policy
         if policy.frontswap_store(guest, apage, data):
             return self._swap_store_cost
@@ -93,6 +147,8 @@ class Hypervisor:
 
     def swap_in(self, guest: int, apage: int, loc: int, t: float) -> tuple[float, int, bool]:
         """A touch of a swapped-out page: (completion time, data, served from host memory)."""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
         data = self.policy.frontswap_load(guest, apage)
         if data is not None:
             return t + self._swap_load_cost, data, True
@@ -109,9 +165,17 @@ class Hypervisor:
         return done, data, path < READ_DISK
 
     def swap_free(self, guest: int, apage: int) -> None:
-        self.policy.frontswap_free(guest, apage)
+        self.policy.frontswap_free(guest, apage)  # anonymous memory: no put ever waits
 
-    def tick(self, t: float) -> None:
+    def holds_private(self, guest: int, vpage: int, t: float) -> bool:
+        """Does the guest's private pool hold vpage at t (a fill's check, Guest._fill)?"""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
+        return self.policy.holds_private(guest, vpage)
+
+    def tick(self, t: float, rank: int) -> None:
+        if self.waiting:
+            self.settle(t, rank)
         self.policy.tick(t)
         if self.policy.pending_writes:
             self.drain(t)

@@ -43,7 +43,8 @@ def check_action(world) -> None:
 
 def check_sample(world) -> None:
     """At every sample: the rules that cost a pass over the caches (the policy's deep checks;
-    no page both in a guest's cache and in its private pool)."""
+    no page both in a guest's cache and in its private pool; the double-cached counts kept as
+    pages move equal the scan they replace)."""
     try:
         world.policy.check_deep()
     except AssertionError as exc:
@@ -59,6 +60,11 @@ def check_sample(world) -> None:
         if both:
             raise InvariantError(
                 f"{g.name}: pages {both[:5]} are in the guest cache and its private pool")
+        if world.policy.holds_guest_pages:
+            kept, scanned = g.double_cached(), g.double_cached_scan()
+            if kept != scanned:
+                raise InvariantError(f"{g.name}: {kept} double-cached pages counted, "
+                                     f"{scanned} by a scan")
 
 
 def check_get(world, guest: int, vpage: int) -> None:

@@ -14,6 +14,7 @@ import simpy
 from ..images import Contents, GuestDisk, ImageContent, Layout
 from ..policies import POLICIES, Host
 from ..units import PAGE_SIZE
+from .census import Census
 from .clock import At
 from .config import GuestConfig
 from .costs import CostModel
@@ -120,7 +121,13 @@ class World:
         host = Host(self.pool_pages, self.store, self.contents, self.guest_names, self.layout,
                     self.policy_counters)
         self.policy = policy_class(policy_spec.make_options(), host)
-        self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters)
+        merging = ksm_settings(s, policy_spec)
+        # without persistent pages or resizes (ballooning, KSM lending the pool what it saves)
+        # a put's outcome can be promised (put_waits)
+        static_pool = merging is None and policy_spec.balloon is None and all(
+            g.balloon.kind == "none" and g.workload.anon is None for _, g in named)
+        self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters,
+                             [RANK_GUEST + i for i in range(len(named))], static_pool)
         self.horizon = s.warmup + s.duration if s.duration is not None else float("inf")
         batched = s.engine == "batched"
         self.next_time = s.warmup if s.warmup > 0 else s.sample_interval
@@ -132,7 +139,12 @@ class World:
                 RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
                 np.random.default_rng(churn_seed))
             self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
-        self._merging(ksm_settings(s, policy_spec))
+        if self.policy.holds_guest_pages and self.policy.census_mode == "location":
+            census = Census(len(named))  # the double-cached counts, kept as pages move
+            self.policy.attach_census(census)
+            for g in self.guests:
+                g.census = census
+        self._merging(merging)
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
         self.max_memory = [g.max_bytes() for _, g in named]
@@ -177,6 +189,7 @@ class World:
             self.progress(now)
 
     def _reset(self) -> None:
+        self.hv.settle(self.env.now, RANK_OBSERVER)  # the puts due before the warm-up's end
         for c in self.counters + self.policy_counters:
             c.reset()
         for g in self.guests:
@@ -199,6 +212,7 @@ class World:
         spent or the streams ended first (a shorter last interval). If that falls on the time
         of the sample before, it replaces it, so the counts sum to the run's totals.
         """
+        self.hv.settle(now, RANK_OBSERVER)  # the puts due before the sample
         counted = self.counted
         if self.latest_sample is not None and self.latest_sample[0] == now:
             _, first, counted = self.latest_sample
@@ -299,7 +313,7 @@ class World:
     def _host_ticker(self, interval: float):
         while True:
             yield At(self.env, interval, RANK_HOST)
-            self.hv.tick(self.env.now)
+            self.hv.tick(self.env.now, RANK_HOST)
 
     def _ksm_scanner(self):
         """ksmd: a batch of pages every `sleep`, in simulated time, at the host's rank."""

@@ -116,6 +116,14 @@ class Policy(SwapGroup, BalancingGroup, ObservationGroup):
         outcome the policy prices in eviction_costs (IGNORED, PUT_ACCEPTED, PUT_REJECTED)."""
         return IGNORED
 
+    def fixed_put_outcome(self, guest: int) -> int | None:
+        """The outcome `evicted` will return for any clean page of this guest at any later time,
+        whatever the other guests do before it, provided no persistent page is stored and the
+        pool is not resized meanwhile (the model asks only then); None (the default) if it may
+        depend on them. A promise lets a put wait for its turn without waking the guest
+        (model/hypervisor.py); a broken promise raises there."""
+        return None
+
     def invalidate(self, guest: int, pages: list[tuple[int, int]]) -> int:
         """The guest dropped these pages' contents (truncate, or a write without a read first):
         (vpage, location) of each. Returns the number of hypercalls the guest made (0 if the

@@ -75,6 +75,11 @@ class CompressedTmem(Tmem):
         c.compressed_bytes += size
         return size
 
+    def fixed_put_outcome(self, guest):
+        # a compressed put may be refused (compressing poorly, no room in the allocator's
+        # pages): no promise, the guest wakes up for its put
+        return None
+
     def evicted(self, guest, vpage, loc, data):
         """A put: an old copy goes first (it must not survive a failed put), then the page is
         compressed and stored, or rejected."""

@@ -58,6 +58,19 @@ class ObservationGroup:
     """What the model reads of the pool to sample it and to check it."""
 
     distinct_is_cheap = True  # distinct_contents() fast enough to sample every interval
+    # How the model counts a guest's double-cached pages (docs/architecture.md, "The census"):
+    # - "scan": at every sample, double_cached() over the guest's cached pages (the default);
+    # - "location": the policy holds a guest page exactly when it holds the page's location,
+    #   and it reports every location entering or leaving its memory to `census`
+    #   (pool_added, pool_removed); the model keeps the counts as pages move, scanning nothing;
+    # - "none": the policy never holds a page a guest caches: the count is 0, unscanned.
+    # Under `check: true` every sample compares the count with double_cached()'s scan.
+    census_mode = "scan"
+    census = None  # under "location": the model's Census (model/census.py), from attach_census
+
+    def attach_census(self, census) -> None:
+        """The model's census, given before the first request (the pool is empty then)."""
+        self.census = census
 
     def holds(self, guest: int, vpage: int, loc: int) -> bool:
         """Is this guest page present in hypervisor memory (for double-caching counts)?"""

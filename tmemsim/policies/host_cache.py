@@ -21,6 +21,7 @@ class HostCache(Policy):
     name = "host-cache"
     distinct_is_cheap = False
     holds_guest_pages = True
+    census_mode = "location"  # keyed by location: _insert and _dropped report every one
     examples = [{}, {"mode": "writeback"}, {"cache": "clock"},
                 {"mode": "writeback", "cache": {"kind": "twolist", "active_ratio": 0.3}}]
 
@@ -55,11 +56,18 @@ class HostCache(Policy):
     def _insert(self, loc: int, data: int) -> None:
         victim = self.cache.insert(loc, data)
         self._count(loc, 1)
-        if victim is not None:
-            self._dropped(*victim)
+        if victim is None:
+            if self.census is not None:
+                self.census.pool_added(loc)
+        else:
+            if self.census is not None:  # one call for both: this is every host miss
+                self.census.pool_moved(loc, victim[0])
+            self._dropped(*victim, reported=True)
 
-    def _dropped(self, vloc: int, vdata: int) -> None:
+    def _dropped(self, vloc: int, vdata: int, reported: bool = False) -> None:
         self._count(vloc, -1)
+        if self.census is not None and not reported:
+            self.census.pool_removed(vloc)
         if self.dirty.pop(vloc, None) is not None:  # flushed before it is dropped
             self.store[vloc] = vdata
             self.pending_writes.append(vloc)

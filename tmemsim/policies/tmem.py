@@ -98,6 +98,9 @@ class Tmem(Policy):
         self.shared = options.pool == "shared"
         self.dedup = options.dedup
         self.distinct_is_cheap = options.dedup
+        # a cached page is never in a private pool (exclusive gets); a shared pool's keys are
+        # locations, reported to the census as they come and go
+        self.census_mode = "location" if self.shared else "none"
         self.eph: OrderedDict = OrderedDict()  # key -> (data, location), oldest put first
         # private keys per guest, oldest first: kept only with weights, the one rule needing them
         self.by_guest = [OrderedDict() for _ in host.guests]
@@ -135,6 +138,8 @@ class Tmem(Policy):
     def _stored(self, guest: int, key: int, data: int, loc: int) -> None:
         """Book a page just stored under key (for puts that keep the books, as compressed.py's)."""
         self.eph[key] = (data, loc)
+        if key < _PRIVATE and self.census is not None:
+            self.census.pool_added(key)
         if key >= _PRIVATE:
             self.private_of[guest] += 1
 
@@ -144,6 +149,8 @@ class Tmem(Policy):
     def _remove(self, key: int) -> None:
         """Drop key from the pool (it must be present)."""
         del self.eph[key]
+        if key < _PRIVATE and self.census is not None:
+            self.census.pool_removed(key)
         if key >= _PRIVATE:
             guest = (key >> 48) - 1
             self.private_of[guest] -= 1
@@ -224,11 +231,18 @@ class Tmem(Policy):
                     c.tmem_puts_rejected += 1
                     return PUT_REJECTED
         eph[key] = (data, loc)
+        if key < _PRIVATE and self.census is not None:
+            self.census.pool_added(key)
         if key >= _PRIVATE:
             self.private_of[guest] += 1
             if self.weighted:
                 self.by_guest[guest][key] = None
         return PUT_ACCEPTED
+
+    def fixed_put_outcome(self, guest):
+        # with no persistent pages a put makes room by evicting (an ephemeral page is there
+        # whenever the pool is full), unless the pool has no room at all
+        return PUT_ACCEPTED if self.capacity > 0 else PUT_REJECTED
 
     def _evict_one(self, putter: int | None) -> bool:
         """Evict one ephemeral page to make room for putter's put; False if none can go."""
@@ -242,6 +256,8 @@ class Tmem(Policy):
             victim = eph.popitem(False)[0]
             if victim >= _PRIVATE:
                 self.private_of[(victim >> 48) - 1] -= 1
+            elif self.census is not None:
+                self.census.pool_removed(victim)
         owner = (victim >> 48) - 1 if victim >= _PRIVATE else (putter or 0)
         self.counters[owner].tmem_evictions += 1
         return True

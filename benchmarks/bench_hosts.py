@@ -1,0 +1,124 @@
+"""Many-guest hosts: cost per request, SimPy events per miss and the census's share, as JSON lines.
+
+The workload is scenarios/cow-clones.yaml's (CoW clones of one 1 GiB base image, Zipf 0.8 over
+50,000 pages, 2% writes, 100 us think time), with 256 MiB page caches, a pool of 32 MiB per
+guest (cow-clones' proportion) and a fixed request budget per guest, at 1, 4, 16 and 64 guests
+under none, host-cache and tmem. One line per (guests, policy):
+
+- us_per_request: CPU microseconds (process time: on a shared machine wall time measures the
+  neighbours) per request of the run with sampling (cow-clones' 250 ms).
+- events_per_miss: every SimPy event the run processed (each `Environment.step`: the guests'
+  wake-ups, the sampler's and the host ticker's, the processes' start and end) per guest
+  page-cache miss (reads that missed plus writes and other operations, which reach the host).
+- census_share: (time with sampling - time without) / time with sampling, where "without" is
+  the same run with a sample interval beyond its end: only the run's last sample is taken
+  (every run takes that one).
+Each run is timed --repeat times, with and without sampling alternating; the fastest of each
+is kept (the machine is shared).
+Usage: python benchmarks/bench_hosts.py [--guests 1,4,16,64] [--policies none,host-cache,tmem]
+       [--requests N] [--repeat K] [--profile GUESTS:POLICY]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import time
+
+import tmemsim
+from tmemsim.api import select_policies
+from tmemsim.model import World
+
+MIB = 1 << 20
+CACHE = 256 * MIB
+RESERVED = 32 * MIB
+POOL_PER_GUEST = 32 * MIB
+HOST_RESERVED = 256 * MIB
+
+
+def scenario(guests: int, policy: str, requests: int, sample_interval: str) -> dict:
+    memory = CACHE + RESERVED
+    return {
+        "name": "bench-hosts",
+        "seed": 7,
+        "requests": requests,
+        "sample_interval": sample_interval,
+        "host": {"memory": guests * (memory + POOL_PER_GUEST) + HOST_RESERVED,
+                 "reserved": HOST_RESERVED},
+        "disks": {"ssd0": {"kind": "ssd"}},
+        "images": {"base": {"size": "1GiB", "zero_fraction": 0.02}},
+        "policies": [policy],
+        "guests": [{
+            "name": "vm", "count": guests, "memory": memory, "reserved": RESERVED,
+            "disk": {"image": "base", "clone": "cow"},
+            "workload": {"kind": "zipf", "alpha": 0.8, "footprint": 50000,
+                         "read_fraction": 0.98,
+                         "think_time": {"kind": "exponential", "mean": "100us"}},
+        }],
+    }
+
+
+def run_counted(s):
+    """One run; returns (CPU seconds, RunOutput, SimPy events processed)."""
+    world = World(s, select_policies(s)[0])
+    env = world.env
+    step = env.step
+    count = [0]
+
+    def counted_step():
+        count[0] += 1
+        step()
+
+    env.step = counted_step  # Environment.run calls self.step(): every event passes here
+    t0 = time.process_time()
+    out = world.run()
+    return time.process_time() - t0, out, count[0]
+
+
+def measure(guests: int, policy: str, requests: int, repeat: int) -> dict:
+    sampled = tmemsim.load_scenario(scenario(guests, policy, requests, "250ms"))
+    unsampled = tmemsim.load_scenario(scenario(guests, policy, requests, "1000000s"))
+    with_s, without_s = [], []
+    for _ in range(repeat):
+        wall, out, events = run_counted(sampled)
+        with_s.append(wall)
+        without_s.append(run_counted(unsampled)[0])
+    total = sum(c["requests"] for c in out.counters)
+    misses = total - sum(c["guest_hits"] for c in out.counters)
+    best, base = min(with_s), min(without_s)
+    return {"guests": guests, "policy": policy,
+            "us_per_request": round(best / total * 1e6, 3),
+            "events_per_miss": round(events / misses, 4),
+            "census_share": round((best - base) / best, 4),
+            "requests": total, "misses": misses, "events": events,
+            "model_events": out.events,
+            "seconds_sampled": [round(x, 3) for x in with_s],
+            "seconds_unsampled": [round(x, 3) for x in without_s]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--guests", default="1,4,16,64")
+    ap.add_argument("--policies", default="none,host-cache,tmem")
+    ap.add_argument("--requests", type=int, default=10_000, help="request budget per guest")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--profile", metavar="GUESTS:POLICY",
+                    help="instead, profile one sampled run (cProfile, by own time)")
+    args = ap.parse_args()
+    if args.profile:
+        guests, policy = args.profile.split(":")
+        s = tmemsim.load_scenario(scenario(int(guests), policy, args.requests, "250ms"))
+        world = World(s, select_policies(s)[0])
+        profiler = cProfile.Profile()
+        profiler.runcall(world.run)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        return
+    for guests in (int(g) for g in args.guests.split(",")):
+        for policy in args.policies.split(","):
+            print(json.dumps(measure(guests, policy, args.requests, args.repeat)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
