@@ -28,10 +28,11 @@ SUMMARY_COLUMNS = [
     "stale_reads",
 ]
 # rmw_reads: the reads (counted in reads) that sub-page writes to uncached pages did first
+# page_lock_waits: the reads that waited for another read of their page (neither hits nor I/O)
 EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_rejected",
-                 "fairness_jain", "rmw_reads"]
+                 "fairness_jain", "rmw_reads", "page_lock_waits"]
 _COUNTS = ["requests", "reads", "rmw_reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
-           "swap_disk_io", "stale_reads"]
+           "swap_disk_io", "stale_reads", "page_lock_waits"]
 
 
 def policy_counter_names() -> list[str]:
