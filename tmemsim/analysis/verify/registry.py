@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from . import conservation, curve, engine, exclusive, irm, peer, queue, rmw, sharing
+from . import (
+    conservation,
+    curve,
+    engine,
+    exclusive,
+    irm,
+    peer,
+    queue,
+    readahead,
+    rmw,
+    sharing,
+)
 from .checks import Check
 
-_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve)
+_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve, readahead)
 
 FAMILIES = tuple(module.FAMILY for module in _MODULES)
 """The families, in the order their checks run and their figures are drawn."""
