@@ -65,9 +65,11 @@ def off(check: Check, quick: bool) -> Measurement:
         (outs[0].counters, outs[1].counters), (outs[0].disks, outs[1].disks),
         (outs[0].merged_histogram().mean(), outs[1].merged_histogram().mean()))]
     c = outs[1].counters[0]
+    ahead = [o.policy_counters[0]["host_readahead_pages"] for o in outs]
     note = (f"{c['reads']} reads ({c['host_hits']} host hits, {c['disk_reads']} disk): "
-            f"counters, disks, latency equal: {same}")
-    return Measurement(c["reads"], outs[0].counters[0]["reads"], note, passed=all(same))
+            f"counters, disks, latency equal: {same}; pages read ahead: {ahead}")
+    return Measurement(c["reads"], outs[0].counters[0]["reads"], note,
+                       passed=all(same) and ahead == [0, 0])
 
 
 def page_lock(check: Check, quick: bool) -> Measurement:
