@@ -56,3 +56,21 @@ def test_host_readahead_serves_a_scan_from_host_memory_in_window_sized_requests(
     # one guest alone on the hdd reads sequentially anyway; the windows save the per-request costs
     assert row.disk_reads == 0 and row.host_hits == row.reads > 1.5 * plain.reads
     assert row.host_readahead_hits == row.reads and row.host_readahead_wasted == 0
+
+
+def test_a_marker_hit_whose_window_evicts_the_page_still_returns_its_bytes():
+    """A one-page host pool: the hit on page 1 (the marker) reads the next window, which
+    evicts page 1 before the read returns; the guest must get page 1's written bytes (found
+    by the coherence property: a stale read)."""
+    def g(name, steps, sync=False):
+        return {"name": name, "memory": 4096, "disk": {"image": "base", "clone": "cow"},
+                "writeback_interval": 0, "dirty_expire": 0,
+                "workload": {"kind": "script", "steps": steps, "file_pages": 2, "sync": sync}}
+    d = {"seed": 0, "requests": 100, "check": True, "host": {"memory": 16384},
+         "disks": {"d": {"kind": "ssd", "channels": 1}},
+         "images": {"base": {"size": 65536, "internal_dup": 0.0}},
+         "policies": [{"kind": "host-cache", "mode": "writeback", "readahead": {"max": "32KiB"}}],
+         "guests": [g("g0", ["r 0"]), g("g1", ["r 0"]),
+                    g("g2", ["t 0", "r 0", "w 1", "r 0", "r 1"], sync=True)]}
+    summary = tmemsim.simulate(tmemsim.load_scenario(d)).summary
+    assert (summary.stale_reads == 0).all() and summary.host_readahead_pages.sum() > 0

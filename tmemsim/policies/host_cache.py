@@ -94,9 +94,10 @@ class HostCache(Policy):
     def read(self, guest, vpage, loc):
         cache = self.cache
         if cache.get(loc):
-            if self.ahead_pages:
+            data = cache.find(loc)
+            if self.ahead_pages:  # the next window may evict loc from a small cache
                 self._ahead_hit(guest, loc)
-            return READ_HOST_IO, cache.find(loc)
+            return READ_HOST_IO, data
         data = self.store.get(loc, 0)
         self._insert(loc, data)
         if self.ahead_pages and vpage >= 0:  # not on swap: a guest's own readahead does that
