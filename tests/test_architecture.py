@@ -22,7 +22,8 @@ LONG_FUNCTIONS = {"tmemsim.model.guest.Guest._start",
 # matching key decides.
 LAYERS = {
     "tmemsim.errors": 0, "tmemsim.units": 0, "tmemsim.counters": 0, "tmemsim.infra": 0,
-    "tmemsim.fields": 1, "tmemsim.images": 1, "tmemsim.caches": 1, "tmemsim.policies": 1,
+    "tmemsim.fields": 1, "tmemsim.images": 1, "tmemsim.compression": 1, "tmemsim.caches": 1,
+    "tmemsim.policies": 1,
     "tmemsim.workloads": 1, "tmemsim.library": 1,
     "tmemsim.scenario": 2,
     "tmemsim.model": 3,

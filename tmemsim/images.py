@@ -30,19 +30,31 @@ def file_of(loc: int) -> int:
 class BackingFile:
     """A file the host reads pages from: a base image, an overlay, a copy or a private disk."""
 
-    __slots__ = ("id", "name", "disk", "pages", "offset", "owner", "content")
+    __slots__ = ("id", "name", "disk", "pages", "offset", "owner", "content", "compressibility")
 
     def __init__(self, id: int, name: str, disk: str, pages: int, owner: int | None, content):
         self.id, self.name, self.disk, self.pages = id, name, disk, pages
         self.owner = owner  # guest index, None for a base image shared by all
         self.content = content  # ImageContent of its original bytes, or None (unique per location)
         self.offset = 0  # first block on its disk, set by Layout.place
+        self.compressibility = None  # an image's, for compressed pools (compression.py)
 
 
 _M64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _TRY_BITS = 16  # a page's draws: try 0 is its kind, tries 1.. pick the page a duplicate copies
 _SCALAR_TRIES = 32  # tries in plain Python before the rest are drawn in one numpy call
+
+
+def content_file(content: int) -> int | None:
+    """The backing file whose original bytes a content id names (an image's page, a private
+    disk's); None for the zero page and for a write's bytes."""
+    return (content ^ _IMAGE_TAG) >> PAGE_BITS if content & _IMAGE_TAG else None
+
+
+def content_uniform(key: int, content: int) -> float:
+    """A uniform in [0, 1) that depends on (key, content) alone: a content's own draw."""
+    return _uniform(key, content)
 
 
 def _mix(x: int) -> int:

@@ -30,7 +30,8 @@ SUMMARY_COLUMNS = [
 # rmw_reads: the reads (counted in reads) that sub-page writes to uncached pages did first
 # page_lock_waits: the reads that waited for another read of their page (neither hits nor I/O)
 EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_rejected",
-                 "fairness_jain", "rmw_reads", "page_lock_waits"]
+                 "fairness_jain", "rmw_reads", "host_pool_stored_pages", "pool_compression_ratio",
+                 "page_lock_waits"]
 _COUNTS = ["requests", "reads", "rmw_reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
            "swap_disk_io", "stale_reads", "page_lock_waits"]
 
@@ -86,6 +87,8 @@ def summary_rows(out) -> list[dict]:
             "double_cached_pages": out.double_cached[i],
             "distinct_contents_cached": 0,
             "double_cached_pages_avg": float("nan"),
+            "host_pool_stored_pages": out.pool_used[i],
+            "pool_compression_ratio": float("nan"),
         }
         rows.append(_row(out.policy, name, out.counters[i], out.policy_counters[i],
                          out.histograms[i], out.measured, memory))
@@ -98,6 +101,9 @@ def summary_rows(out) -> list[dict]:
         "double_cached_pages": sum(out.double_cached),
         "distinct_contents_cached": out.distinct,
         "double_cached_pages_avg": out.double_cached_avg,
+        # guest pages stored per pool page used: above 1 only in a compressed pool
+        "host_pool_stored_pages": out.stored_pages,
+        "pool_compression_ratio": _ratio(out.stored_pages, out.used_pages),
     }
     all_row = _row(out.policy, "ALL", total, ptotal, out.merged_histogram(), out.measured, memory)
     all_row["fairness_jain"] = jain([r["throughput_ops"] for r in rows])

@@ -503,3 +503,26 @@ def test_the_api_layer_does_not_import_the_curves_above_it():
 
     assert tmemsim.curve is public.curve
     assert not hasattr(tmemsim.api, "curve")
+
+
+@pytest.mark.parametrize("inference", [{}, {"accuracy": 0.7, "cost": "5us"}])
+def test_host_exclusive_is_exact_for_one_guest(inference):
+    """An exclusive host cache filled by inferred evictions: served by the policy itself, its
+    evictions priced as it prices them (a trap, and a copy when a page enters): with a warm-up
+    and a duration, the window's requests depend on those prices."""
+    data = scenario(guests=[guest(workload={"kind": "zipf", "alpha": 0.8, "footprint": 3000,
+                                            "read_fraction": 0.8})],
+                    requests=None, duration="150ms", warmup="50ms",
+                    policies=[{"kind": "host-exclusive", "name": "hx", "inference": inference}])
+    c = assert_exact(data, points=4, value_range="0:12MiB")
+    assert c.series("hx", "host_hits").iloc[-1] > 500
+
+
+def test_a_compressed_pool_is_exact_for_one_guest_in_a_timed_run():
+    """Its puts cost the compression and its get hits the decompression (the policy's
+    eviction_costs and read_costs), so a timed window holds the run's requests."""
+    data = scenario(requests=None, duration="150ms", warmup="50ms",
+                    policies=[{"kind": "tmem", "name": "ztmem", "keep_free": 0,
+                               "compress": {"allocator": "zbud"}}])
+    c = assert_exact(data, points=4, value_range="0:8MiB")
+    assert c.series("ztmem", "host_hits").iloc[-1] > 100

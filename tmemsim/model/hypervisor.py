@@ -7,13 +7,14 @@ guest's requests cost the host (host hits, disk reads and writes).
 from __future__ import annotations
 
 from ..images import PAGE_BITS, PAGE_MASK
-from ..policies.base import READ_DISK, WRITE_DISK
+from ..policies.base import PUT_ACCEPTED, READ_DISK, READ_HOST_CALL, WRITE_DISK
 
 
 class Hypervisor:
     __slots__ = ("policy", "costs", "counters", "_file_of", "_owner_of",
                  "_read_cost", "_write_cost", "_policy_read", "_policy_evicted",
-                 "_eviction_cost", "_refused_swap_cost", "_pending", "_runs", "_arriving")
+                 "_eviction_cost", "_refused_swap_cost", "_pending", "_swap_store_cost",
+                 "_swap_load_cost", "_runs", "_arriving")
 
     def __init__(self, policy, costs, disks: dict, layout, counters: list):
         self.policy = policy
@@ -21,7 +22,7 @@ class Hypervisor:
         self.counters = counters
         self._file_of = [(disks[f.disk], f.offset) for f in layout.files]  # file -> disk, block 0
         self._owner_of = [f.owner for f in layout.files]
-        self._read_cost = costs.read
+        self._read_cost = policy.read_costs(costs)
         self._write_cost = costs.write
         self._policy_read = policy.read
         self._policy_evicted = policy.evicted
@@ -30,6 +31,9 @@ class Hypervisor:
         # a swap-out frontswap refuses: a guest that talks by hypercalls paid for the call
         self._refused_swap_cost = costs.put_rejected if policy.guest_hypercalls else 0.0
         self._pending = policy.pending_writes  # the same list for the policy's life
+        # frontswap's store and load are a put and a get, priced as the policy prices those
+        self._swap_store_cost = self._eviction_cost.get(PUT_ACCEPTED, costs.put)
+        self._swap_load_cost = self._read_cost[READ_HOST_CALL]
         self._runs, self._arriving = policy.read_runs, policy.arriving  # host readahead, same
 
     def io(self, loc: int, t: float, is_write: bool) -> float:
@@ -103,7 +107,7 @@ class Hypervisor:
         disk through the policy's write path (in the background). Returns the guest's CPU cost."""
         policy = self.policy
         if policy.frontswap_store(guest, apage, data):
-            return self.costs.put
+            return self._swap_store_cost
         refused = self._refused_swap_cost
         c = self.counters[guest]
         c.swap_disk_io += 1
@@ -118,7 +122,7 @@ class Hypervisor:
         """A touch of a swapped-out page: (completion time, data, served from host memory)."""
         data = self.policy.frontswap_load(guest, apage)
         if data is not None:
-            return t + self.costs.hypercall + self.costs.page_copy, data, True
+            return t + self._swap_load_cost, data, True
         path, data = self.policy.swap_read(guest, loc)
         c = self.counters[guest]
         if path >= READ_DISK:

@@ -70,6 +70,7 @@ def build_layout(scenario):
         disk = image.disk or only_disk
         f = layout.add(name, disk, pages)
         f.content = ImageContent(f.id, pages, image.zero_fraction, image.internal_dup, seed)
+        f.compressibility = image.compressibility
         base_ids[name] = f
     gdisks, swaps = [], []
     for index, (gname, g) in enumerate(scenario.expanded_guests()):
@@ -216,6 +217,9 @@ class World:
             add((now, g.name, "double_cached_pages", double))
         add((now, "HOST", "pool_used_pages", self.policy.used_pages()))
         add((now, "HOST", "pool_pages", self.pool_pages))
+        stored = self.policy.stored_pages()
+        if stored is not None:  # a compressed pool: guest pages stored in pool_used_pages
+            add((now, "HOST", "pool_stored_pages", stored))
         add((now, "HOST", "double_cached_pages", total_double))
         if self.policy.distinct_is_cheap:
             add((now, "HOST", "distinct_contents", self.policy.distinct_contents()))
@@ -323,6 +327,8 @@ class RunOutput:
         self.double_cached_avg = float(np.mean(samples)) if samples else float(sum(
             self.double_cached))
         self.used_pages = world.policy.used_pages()
+        stored = world.policy.stored_pages()
+        self.stored_pages = self.used_pages if stored is None else stored
         self.distinct = world.policy.distinct_contents()
         self.disks = {n: dict(requests=d.requests, reads=d.reads, writes=d.writes, busy=d.busy,
                               response=d.response, waiting=d.waiting)

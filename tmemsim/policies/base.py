@@ -103,6 +103,11 @@ class Policy(SwapGroup, BalancingGroup, ObservationGroup):
         model's CostModel (and the policy's options, if an outcome has a cost of its own)."""
         return {IGNORED: 0.0}
 
+    def read_costs(self, costs) -> list[float]:
+        """CPU seconds of each READ_* path for this policy: the model's (costs.read), unless
+        the policy's hits cost more (a compressed pool decompresses)."""
+        return costs.read
+
     def read(self, guest: int, vpage: int, loc: int) -> tuple[int, int]:
         """A guest page-cache miss: (READ_* outcome, data returned)."""
         raise NotImplementedError

@@ -82,6 +82,11 @@ class ObservationGroup:
     def distinct_contents(self) -> int:
         return 0
 
+    def stored_pages(self) -> int | None:
+        """Guest pages stored, when the pool packs several into one of its pages (compression);
+        None when every stored page is a pool page (used_pages says both)."""
+        return None
+
     def check(self) -> None:
         """Raise AssertionError if a cheap invariant is broken (capacity): after every action."""
 

@@ -2,6 +2,7 @@
 
 Private ephemeral pools keyed (guest, vpage) with exclusive gets; optionally a shared pool for
 unwritten CoW base pages keyed by location, and content dedup of ephemeral pages (tmem_dedup).
+With `compress:` the pool stores pages compressed: that is the subclass in compressed.py.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ..compression import Compress
 from ..fields import SizeOrZero, Strict
 from ..images import PAGE_BITS
 from ..units import PAGE_SIZE
@@ -40,12 +42,17 @@ class Tmem(Policy):
     holds_guest_pages = True
     frontswap = True
     examples = [{}, {"pool": "shared"}, {"dedup": True}, {"weights": {}, "weight_default": 2},
-                {"keep_free": 0}]
+                {"keep_free": 0}, {"compress": {"allocator": "zbud"}},
+                {"pool": "shared", "compress": {"allocator": "zsmalloc", "compressor": "lz4",
+                                                "data": {"ratio": 0.4, "spread": 0.4}}}]
 
     class Counters(PolicyCounters):
         __slots__ = (
             "tmem_puts", "tmem_puts_rejected", "tmem_gets", "tmem_get_hits", "tmem_flushes",
             "tmem_evictions", "frontswap_stores", "frontswap_loads", "frontswap_rejected",
+            # compress: pages rejected for compressing poorly, pages stored compressed (puts and
+            # frontswap stores) and their compressed bytes
+            "compress_rejected", "compressed_puts", "compressed_bytes",
         )
 
     class Options(Strict):
@@ -54,6 +61,13 @@ class Tmem(Policy):
         weights: dict[str, float] | None = None
         keep_free: SizeOrZero = 1 << 20  # Xen keeps some memory free: 1 MiB
         weight_default: float = Field(1.0, gt=0)
+        compress: Compress | None = None
+
+        @model_validator(mode="after")
+        def _compress_alone(self):
+            if self.compress is not None and (self.dedup or self.weights is not None):
+                raise ValueError("compress is not modelled together with dedup or weights")
+            return self
 
     @classmethod
     def check_scenario(cls, options, guest_names):
@@ -65,9 +79,18 @@ class Tmem(Policy):
 
     @classmethod
     def per_pool_page(cls, options):
+        if options.compress is not None:  # several stored pages per pool page (about 3 at a
+            return ("pair", "map") * 3  # third of a page each), each with its allocator handle
         dedup = ("map", "map") if options.dedup else ()  # content_of_key, refs
         weighted = ("ordered",) if options.weights is not None else ()  # by_guest
         return ("pair",) + dedup + weighted  # eph: key -> (data, location)
+
+    def __new__(cls, options, host):
+        if options.compress is not None and cls is Tmem:
+            from .compressed import CompressedTmem  # below this module: it derives from Tmem
+
+            cls = CompressedTmem
+        return super().__new__(cls)
 
     def __init__(self, options, host):
         super().__init__(options, host)
@@ -90,6 +113,9 @@ class Tmem(Policy):
         weights = options.weights or {}
         self.weights = [weights.get(g, options.weight_default) for g in host.guests]
         self.weighted = options.weights is not None
+        # pages leave through _remove, which keeps the books: the weights' per-guest lists,
+        # dedup's references, a compressed pool's allocator
+        self.keeps_books = self.weighted or self.dedup or options.compress is not None
 
     def eviction_costs(self, costs):
         # a refused put still paid for the exit; Xen copies only once it has a page for it
@@ -101,6 +127,16 @@ class Tmem(Policy):
         if self.shared and self._base[loc >> PAGE_BITS]:
             return loc
         return (guest + 1) * _PRIVATE | vpage
+
+    @staticmethod
+    def private_key(guest: int, page: int) -> int:
+        return (guest + 1) * _PRIVATE | page
+
+    def _stored(self, guest: int, key: int, data: int, loc: int) -> None:
+        """Book a page just stored under key (for puts that keep the books, as compressed.py's)."""
+        self.eph[key] = (data, loc)
+        if key >= _PRIVATE:
+            self.private_of[guest] += 1
 
     def used_pages(self) -> int:
         return (len(self.refs) if self.dedup else len(self.eph)) + self.n_persistent
@@ -151,7 +187,7 @@ class Tmem(Policy):
             entry = self.eph.get(key, _MISS)
             if entry is _MISS:
                 return READ_DISK_AFTER_CALL, self.store.get(loc, 0)
-            if self.weighted or self.dedup:
+            if self.keeps_books:
                 self._remove(key)
             else:  # _remove() of a private page, written out: nearly every get that hits
                 del self.eph[key]
@@ -199,7 +235,7 @@ class Tmem(Policy):
         eph = self.eph
         if not eph:
             return False
-        if self.weighted or self.dedup:
+        if self.keeps_books:
             victim = self._weighted_victim(putter) if self.weighted else next(iter(eph))
             self._remove(victim)
         else:  # the oldest put goes, and only the private count needs keeping (see _remove)

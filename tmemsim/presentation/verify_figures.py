@@ -31,6 +31,7 @@ BAR_TITLES = {
     "conservation": "Broken invariants per scenario and policy (must be 0)",
     "engine": "Requests measured in the duration (must equal the duration in s)",
     "curve": "One-pass curve against full runs (exact: hits; library: read hit ratio)",
+    "compression": "Compressed pool vs the uncompressed pool it must equal (hits; read seconds)",
 }
 
 Params = Callable[[str], dict]  # a row's check name -> the check's parameters
@@ -48,7 +49,7 @@ def figures(table: pd.DataFrame, checks: Mapping[str, Check] | None = None) -> d
         check = by_name.get(name.split(":")[0])
         return dict(check.params) if check is not None else {}
 
-    draw = {"irm": _figure_irm, "queue": _figure_queue}
+    draw = {"irm": _figure_irm, "queue": _figure_queue, "inferred": _figure_inferred}
     out = {}
     for family, rows in table.groupby("family", sort=False):
         out[family] = draw.get(family, _figure_bars)(family, rows, params)
@@ -146,6 +147,35 @@ def _queue_theory(ax, ax2, channels: list[int]) -> None:
                  color=color, label=f"M/M/{c} Erlang C wait")
     ax2.set_title("several channels: mean wait in queue")
     ax2.set_ylabel("ms")
+
+
+def _figure_inferred(family: str, rows: pd.DataFrame, params: Params) -> Figure:
+    """Host hits against inference accuracy: the binomial expectation, simulated points, and
+    the straight line a x H(1) (each missed eviction one hit lost) for comparison."""
+    fig, axes = _new_figure(6.5, 4.2)
+    ax = axes[0]
+    points = sorted((params(r.check)["accuracy"], r) for r in rows.itertuples()
+                    if "accuracy" in params(r.check))
+    if points:
+        a = np.array([p for p, _ in points])
+        expected = np.array([r.expected for _, r in points], dtype=float)
+        ax.plot(a, expected, color=SERIES_PALETTE[0], lw=1.2, label="expected (binomial)")
+        full = [r.expected for p, r in points if p == 1.0]
+        if full:
+            grid = np.linspace(0, 1, 11)
+            ax.plot(grid, grid * full[0], color="grey", lw=1, ls="--",
+                    label="a × hits at a = 1")
+        for p, r in points:
+            ax.plot(p, r.simulated, "o", color="black" if r.passed else "red")
+        ax.plot([], [], "o", color="black", label="simulated")
+    ax.set_xlabel("inference accuracy a (fraction of clean evictions detected)")
+    ax.set_ylabel("host hits")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("host-exclusive: host hits as inference misses evictions (red = failed)")
+    return fig
 
 
 def _figure_bars(family: str, rows: pd.DataFrame, params: Params) -> Figure:

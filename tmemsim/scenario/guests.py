@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from ..caches import CacheSpec
+from ..compression import Compressibility
 from ..fields import Duration, DurationOrZero, Fraction, Size, SizeOrZero, Strict
 from ..units import PAGE_SIZE
 from ..workloads import WORKLOADS
@@ -19,6 +20,8 @@ class Image(Strict):
     disk: str | None = None
     zero_fraction: Fraction = 0.0
     internal_dup: Fraction = 0.0
+    # how its pages compress in a compressed pool (tmem's compress:); None: the pool's `data`
+    compressibility: Compressibility | None = None
 
     @model_validator(mode="after")
     def _fractions(self):

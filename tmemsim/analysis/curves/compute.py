@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...policies import POLICIES
-from .engines import Context, StackOutcomes, host_model
+from .engines import Context, StackOutcomes, host_model, policy_prices
 from .guest_log import EVICT, SWAP_IN, SWAP_OUT
 from .queueing import DiskPlan, queued_starts
 from .timing import Costs, GuestTiming, event_times
@@ -78,7 +78,8 @@ class _PolicyRun:
         self.ctx = Context(world.layout, world.contents, world.names, world.allowances(guests),
                            model.scaled(options, rate) if world.rate is not None else options,
                            rate)
-        costs = Costs(world.costs, world.file_service, cls, model.flush_calls, 1.0 / rate)
+        costs = Costs(world.costs, world.file_service, cls, model.flush_calls, 1.0 / rate,
+                      *policy_prices(cls, options, world))
         bounds = np.cumsum([0] + [len(e["kind"]) for e in self.evs])
         s = world.scenario
         self.timings = [GuestTiming(log, self.evs[g], costs, int(bounds[g]), s.warmup,

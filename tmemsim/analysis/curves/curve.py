@@ -16,7 +16,7 @@ from ...scenario import resolved_yaml
 from ...units import PAGE_SIZE, format_size
 from . import axes
 from .compute import COUNTS, policy_curve
-from .engines import host_model
+from .engines import host_model, policy_prices
 from .guest_log import REMOVAL
 from .ranks import lru_distances
 from .result import ALL, COLUMNS, Curves, metric_rows
@@ -233,7 +233,8 @@ def _guest_memory_axis(world, spec, pts):
     options = spec.make_options()
     model = host_model(cls, options, False)
     costs = Costs(world.costs, world.file_service, cls, model.flush_calls,
-                  1.0 / world.rate if world.rate else 1.0)
+                  1.0 / world.rate if world.rate else 1.0,
+                  *policy_prices(cls, options, world))
     counts = np.zeros((len(pts), len(guests), len(COUNTS)))
     for g, (guest, log) in enumerate(zip(guests, logs, strict=True)):
         sizes = [world.pages((pt.guest_memory[g] - guest.reserved) // PAGE_SIZE) for pt in pts]
@@ -286,11 +287,11 @@ def _guest_counts(world, log, g: int, hits: np.ndarray, sizes, model, costs) -> 
     _, first = np.unique(log.accesses, return_index=True)
     first_touch[first] = True
     own = world.gdisks[g].own
-    disk_read = c.read[model.miss_path] + world.file_service[own][0]
+    disk_read = costs.read_table[model.miss_path] + world.file_service[own][0]
     swap = world.swaps[g]
-    swap_read = c.read[model.miss_path] + (world.file_service[swap][0] if swap is not None
-                                           else 0.0)
-    evict_cost = c.put_rejected if costs.observes_evictions else 0.0  # refused: no pool
+    swap_read = costs.read_table[model.miss_path] + (
+        world.file_service[swap][0] if swap is not None else 0.0)
+    evict_cost = costs.put_rejected if costs.observes_evictions else 0.0  # refused: no pool
     distinct_before = np.cumsum(first_touch & (log.accesses < REMOVAL)) - 1
     out = np.zeros((len(sizes), len(COUNTS)))
     for k, size in enumerate(sizes):

@@ -8,9 +8,10 @@ Three engines, chosen per policy by the registry `MODELS` (keyed by policy class
   vectorised pass (ranks.lru_distances) serves every size.
 - `pool`: tmem's private ephemeral pools (one global oldest-put list, exclusive gets,
   flushes): the criterion of pool.py, one pass for every capacity.
-- `instances`: anything else (tmem's shared pool, content dedup or weights, frontswap; FIFO,
-  CLOCK or two-list host caches; a policy this module does not know): the policy class itself,
-  one instance per size, fed the same events. Exact given the order, N times the work.
+- `instances`: anything else (tmem's shared pool, content dedup, weights or compression,
+  frontswap; FIFO, CLOCK or two-list host caches; a policy this module does not know): the
+  policy class itself, one instance per size, fed the same events. Exact given the order, N
+  times the work.
 
 An engine returns Outcomes: per size, each read's path (READ_* of policies/base.py, or
 FRONTSWAP for a swap-in frontswap served) and whether each put or frontswap store was taken.
@@ -231,6 +232,7 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
     observed = policy.observes_evictions
     read, write, evicted = policy.read, policy.write, policy.evicted
     invalidate, pending = policy.invalidate, policy.pending_writes
+    runs = policy.read_runs
     n = len(kinds)
     paths = bytearray(n)
     accepted = bytearray(n)
@@ -260,9 +262,20 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
             policy.frontswap_free(guests[i], vpages[i])
         if pending:
             pending.clear()  # the host's own write-backs: disk time only
+        if runs:
+            runs.clear()  # host readahead's disk requests: disk time only
     return (np.frombuffer(bytes(paths), dtype=np.int8),
             np.frombuffer(bytes(accepted), dtype=np.uint8).astype(bool),
             np.frombuffer(bytes(to_disk), dtype=np.uint8).astype(bool))
+
+
+def policy_prices(policy_class, options, world) -> tuple[dict, list]:
+    """The policy's own prices of its eviction outcomes and read paths (Policy.eviction_costs,
+    Policy.read_costs), asked of an instance with no pool (world: a CurveWorld)."""
+    counters = [policy_class.Counters() for _ in world.names]
+    host = Host(0, {}, world.contents, list(world.names), world.layout, counters)
+    policy = policy_class(options, host)
+    return policy.eviction_costs(world.costs), list(policy.read_costs(world.costs))
 
 
 # ---------------------------------------------------------------- the registry
@@ -307,7 +320,9 @@ def _tmem_scaled(options, rate: float):
 
 
 def _tmem(options) -> HostModel:
-    if options.pool == "private" and not options.dedup and options.weights is None:
+    # a compressed pool's room depends on the sizes it holds: the policy itself serves it
+    if (options.pool == "private" and not options.dedup and options.weights is None
+            and options.compress is None):
         return HostModel(pool_engine, READ_HOST_CALL, READ_DISK_AFTER_CALL, 1, "pool",
                          _tmem_scaled)
     return HostModel(instances_engine(Tmem), READ_HOST_CALL, READ_DISK_AFTER_CALL, 1,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...images import PAGE_BITS
-from ...policies.base import READ_DISK, WRITE_DISK
+from ...policies.base import PUT_ACCEPTED, PUT_REJECTED, READ_DISK, READ_HOST_CALL, WRITE_DISK
 from .guest_log import AT_ARRIVAL, AT_TIME, EVICT, FLUSH, READ, SWAP_IN, SWAP_OUT, WRITE
 from .sampling import adjusted
 
@@ -43,7 +43,8 @@ class Costs:
     request that waits for it."""
 
     def __init__(self, cost_model, file_service: np.ndarray, policy_class, flush_calls: int,
-                 scale: float = 1.0):
+                 scale: float = 1.0, eviction: dict | None = None,
+                 read: list | None = None):
         self.c = cost_model
         self.scale = scale  # a sampled request stands for 1/R requests' latency
         self.read_service = file_service[:, 0]  # by file id
@@ -53,14 +54,20 @@ class Costs:
         self.observes_evictions = policy_class.observes_evictions
         self.guest_hypercalls = policy_class.guest_hypercalls
         self.flush_calls = flush_calls
+        # what a clean eviction taken or refused costs: the policy's own prices
+        # (Policy.eviction_costs; a put and a refused put unless it says otherwise)
+        prices = eviction or {}
+        self.put = prices.get(PUT_ACCEPTED, cost_model.put)
+        self.put_rejected = prices.get(PUT_REJECTED, cost_model.put_rejected)
+        # each read path's cost (Policy.read_costs); a frontswap load is priced as a get hit
+        read = list(cost_model.read if read is None else read)
+        self.read_table = np.array(read + [read[READ_HOST_CALL]])
 
     def read_latency(self, paths: np.ndarray, files: np.ndarray,
                      service: bool = True) -> np.ndarray:
         """A miss's latency by its path (READ_* or FRONTSWAP) and file; service: with the
         disk's mean service time (queueing.py adds the disk's own instead)."""
-        c = self.c
-        table = np.array(list(c.read) + [c.hypercall + c.page_copy])
-        lat = table[paths]
+        lat = self.read_table[paths]
         if service:
             disk = (paths >= READ_DISK) & (paths != FRONTSWAP)
             lat = lat + np.where(disk, self.read_service[files], 0.0)
@@ -146,11 +153,12 @@ class GuestTiming:
             lat[self.miss_req] = rl[self.miss_at]
             lat[self.swap_req] = np.maximum(lat[self.swap_req], rl[self.swap_at])
         if len(self.puts):
-            _add(lat, self.put_req, np.where(out.accepted_at(k, self.puts), c.put,
-                                             c.put_rejected))
+            _add(lat, self.put_req, np.where(out.accepted_at(k, self.puts), self.costs.put,
+                                             self.costs.put_rejected))
         if len(self.outs):
             refused = c.put_rejected if self.costs.guest_hypercalls else 0.0
-            _add(lat, self.out_req, np.where(out.accepted_at(k, self.outs), c.put, refused))
+            _add(lat, self.out_req, np.where(out.accepted_at(k, self.outs), self.costs.put,
+                                             refused))
         if self.costs.scale != 1.0:
             lat *= self.costs.scale
         return lat, readlat
@@ -174,10 +182,11 @@ class GuestTiming:
             rl[self.swap_at] = np.maximum(rl[self.swap_at] - self.swap_base, 0.0)
             parts.append(rl)
         if len(self.puts):
-            parts.append(np.where(out.accepted_at(k, self.puts), c.put, c.put_rejected))
+            parts.append(np.where(out.accepted_at(k, self.puts), self.costs.put,
+                                  self.costs.put_rejected))
         if len(self.outs):
             refused = c.put_rejected if self.costs.guest_hypercalls else 0.0
-            parts.append(np.where(out.accepted_at(k, self.outs), c.put, refused))
+            parts.append(np.where(out.accepted_at(k, self.outs), self.costs.put, refused))
         extra = np.concatenate(parts)[self.dep_order] if parts else np.zeros(0)
         cum = np.concatenate(([0.0], np.cumsum(extra * self.costs.scale)))
         before, dep_req, start = self.before, self.dep_req, log.start

@@ -3,7 +3,7 @@
 Exact (the quick set, CI): every count of the curve (reads, guest hits, host hits, disk reads,
 per guest) equals a full run's at every point, for
 - one guest with an LRU page cache: `none` on the guest-memory axis (an LRU of every size),
-  private tmem and host-cache on the pool axis (scenarios/verify/curve.yaml);
+  private tmem, host-cache and host-exclusive on the pool axis (scenarios/verify/curve.yaml);
 - four guests sharing tmem's global pool, the host cache and dedup, when no outcome moves
   any time (zero costs, a zero-time disk: scenarios/verify/curve-global.yaml).
 Approximate (the full set): every library scenario, its `regress:` settings, every policy:
@@ -86,6 +86,8 @@ def _library(check: Check, quick: bool) -> list[Measurement]:
 NOT_CURVED = {
     "real-vm-clones": "its trace's sub-page writes read first (read-modify-write, rmw_reads); "
                       "the curves count them as whole-page writes, which read nothing",
+    "sequential-readahead": "host readahead's pages arrive when their multi-page request "
+                            "completes; the curves' reference clock does not wait for them",
 }
 
 
@@ -105,6 +107,8 @@ def checks() -> list[Check]:
              ("tmem-pool", "verify/curve.yaml", dict(policy="tmem", axis="pool", points=8)),
              ("host-cache-pool", "verify/curve.yaml",
               dict(policy="host-cache", axis="pool", points=8)),
+             ("host-exclusive-pool", "verify/curve.yaml",
+              dict(policy="host-exclusive", axis="pool", points=8)),
              ("global-pool-tmem", "verify/curve-global.yaml",
               dict(policy="tmem", axis="pool", points=6, range="0:48MiB")),
              ("global-host-cache", "verify/curve-global.yaml",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from . import (
+    compression,
     conservation,
     curve,
     engine,
     exclusive,
+    inferred,
     irm,
     peer,
     queue,
@@ -16,7 +18,8 @@ from . import (
 )
 from .checks import Check
 
-_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve, readahead)
+_MODULES = (irm, peer, exclusive, queue, sharing, rmw, conservation, engine, curve, compression,
+            inferred, readahead)
 
 FAMILIES = tuple(module.FAMILY for module in _MODULES)
 """The families, in the order their checks run and their figures are drawn."""

@@ -38,6 +38,8 @@ def figure(r: ComparisonData) -> Figure | None:
         return None
     used = host_metric(r, "pool_used_pages")
     size = host_metric(r, "pool_pages")  # the pool itself grows and shrinks with ballooning
+    # a compressed pool: guest pages stored, more than the pool pages it uses (the dashed line)
+    stored = host_metric(r, "pool_stored_pages")
     # A policy whose pool never holds a page (none) gets no panel.
     held = rows.groupby("policy")["value"].sum()
     used_total = used.groupby("policy")["value"].sum() if not used.empty else pd.Series(
@@ -52,8 +54,8 @@ def figure(r: ComparisonData) -> Figure | None:
     axes = np.atleast_1d(fig.subplots(nrows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
     top, any_shared = 0.0, False
     for ax, policy in zip(axes, with_pool, strict=False):
-        panel_top, shared = _draw_pool_panel(ax, rows[rows["policy"] == policy], used, size,
-                                             policy, guests, colors, r)
+        panel_top, shared = _draw_pool_panel(ax, rows[rows["policy"] == policy],
+                                             (used, size, stored), policy, guests, colors, r)
         top, any_shared = max(top, panel_top), any_shared or shared
     # the panels share one y axis: it must hold the tallest of them, set once for all
     axes[0].set_ylim(0, top * 1.05 if top > 0 else 1)
@@ -80,6 +82,15 @@ def _handles(guests: list[str], colors: list[str], any_shared: bool, used: pd.Da
     return handles
 
 
+def _compression_note(ax, stored: pd.Series, used: pd.Series) -> None:
+    """The pages stored per pool page used, at the last sample."""
+    if used.empty or not used.iloc[-1]:
+        return
+    ax.text(0.97, 0.04, f"compressed: {stored.iloc[-1] / used.iloc[-1]:.2f} pages stored per "
+            "pool page", transform=ax.transAxes, fontsize=8, ha="right", va="bottom",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 2})
+
+
 def _panel_grid(n: int) -> tuple[int, int]:
     """Columns and rows for n panels: one row up to three, then a near-square grid."""
     cols = n if n <= 3 else min(3, math.ceil(math.sqrt(n)))
@@ -95,12 +106,21 @@ def _host_series(frame: pd.DataFrame, policy: str) -> pd.Series:
                      index=line["time_s"].to_numpy(dtype=float))
 
 
-def _draw_pool_panel(ax, rows, used, size, policy, guests, colors,
+def _draw_pool_panel(ax, rows, host, policy, guests, colors,
                      r: ComparisonData) -> tuple[float, bool]:
     """One policy's stacked occupancy; returns the highest value drawn (MiB) and whether it
-    drew pages shared by several guests."""
+    drew pages shared by several guests. host: the HOST gauges (pool used, pool size, pages
+    stored: the last only for a compressed pool, whose stack is of pages stored and so may
+    rise above the pool pages used)."""
+    used, size, stored = host
     table = rows.pivot_table(index="time_s", columns="guest", values="value", aggfunc="sum")
     total = _host_series(used, policy)
+    held = _host_series(stored, policy)
+    if not held.empty:
+        _compression_note(ax, held, total)
+        total, held = held, total  # the stack tops out at the pages stored; the line is used
+    else:
+        held = total
     table = table.reindex(index=table.index.union(total.index), columns=guests).fillna(0.0)
     table = table * PAGE_SIZE / MIB
     # Pages held for no one guest: what the pool holds beyond the guests' own pages.
@@ -114,7 +134,7 @@ def _draw_pool_panel(ax, rows, used, size, policy, guests, colors,
         stack[-1].set_hatch(SHARED_STYLE["hatch"])
         stack[-1].set_edgecolor(SHARED_STYLE["edgecolor"])
     top = float((table.sum(axis=1) + shared).max()) if len(table) else 0.0
-    for line, style in ((total, dict(color="black", linestyle="--")),
+    for line, style in ((held, dict(color="black", linestyle="--")),
                         (_host_series(size, policy), dict(color="grey", linestyle=":"))):
         if not line.empty:
             ax.plot(line.index, line.to_numpy(), linewidth=1.0, **style)

@@ -91,9 +91,12 @@ def arrow_table(block: bytes, names, types: dict, delimiter=",", quote=False) ->
     # Runs of blanks are one separator to str.split() but empty fields to pyarrow.
     if delimiter == " " and (b"  " in block or b"\t" in block):
         raise BadBlock
+    # use_threads=False: a block is 4 MiB, parsed as fast on one thread, and pyarrow's thread
+    # pool can abort the interpreter as it exits ("terminate called without an active
+    # exception", apache/arrow#34314), which a benchmark hit once in about twenty processes.
     return pacsv.read_csv(
         pa.py_buffer(block),
-        read_options=pacsv.ReadOptions(column_names=list(names)),
+        read_options=pacsv.ReadOptions(column_names=list(names), use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=quote),
         convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types)),
     )
