@@ -28,13 +28,15 @@ SUMMARY_COLUMNS = [
     "stale_reads",
 ]
 # rmw_reads: the reads (counted in reads) that sub-page writes to uncached pages did first
+# page_lock_waits: the reads that waited for another read of their page (neither hits nor I/O)
 EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_rejected",
-                 "fairness_jain", "rmw_reads", "host_pool_stored_pages", "pool_compression_ratio"]
+                 "fairness_jain", "rmw_reads", "host_pool_stored_pages", "pool_compression_ratio",
+                 "page_lock_waits"]
 # KSM (model/ksm.py), by Linux's names: the host-wide gauges at the run's end in every row (as
 # host_pool_pages), and each guest's COW breaks since the warm-up (ALL: their sum); 0 without KSM
 KSM_COLUMNS = ["pages_shared", "pages_sharing", "pages_unshared", "full_scans", "cow_breaks"]
 _COUNTS = ["requests", "reads", "rmw_reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
-           "swap_disk_io", "stale_reads"]
+           "swap_disk_io", "stale_reads", "page_lock_waits"]
 
 
 def policy_counter_names() -> list[str]:

@@ -83,3 +83,35 @@ def test_the_same_seed_gives_the_same_service_times():
     a, b = disk(spec, seed=7), disk(spec, seed=7)
     blocks = [5, 900, 17, 18, 400]
     assert [a.submit(0.0, x, False) for x in blocks] == [b.submit(0.0, x, False) for x in blocks]
+
+
+# multi-page reads (readahead)
+
+
+@pytest.mark.parametrize("kind, bandwidth", [("ssd", 250e6), ("nvme", 2e9)])
+def test_flash_multi_page_read_is_one_request_with_a_transfer_per_further_page(kind, bandwidth):
+    one, many = disk({"kind": kind, "channels": 1}), disk({"kind": kind, "channels": 1})
+    first = one.submit(0.0, 10, False)
+    assert many.submit_run(0.0, 10, 1) == first  # one page is exactly submit
+    done = many.submit_run(1.0, 10, 32)
+    assert done == pytest.approx(1.0 + first + 31 * PAGE_SIZE / bandwidth)
+    assert (many.reads, many.writes) == (2, 0)
+
+
+def test_hdd_multi_page_read_seeks_once_and_leaves_the_head_at_its_last_page():
+    spec = {"kind": "hdd", "channels": 1}
+    single, run = disk(spec, pages=100_000, seed=4), disk(spec, pages=100_000, seed=4)
+    transfer = PAGE_SIZE / 150e6
+    # the same seek and rotation (same draws) for the first page, then transfer only
+    a = single.submit(0.0, 5000, False)
+    b = run.submit_run(0.0, 5000, 16)
+    assert b == pytest.approx(a + 15 * transfer)
+    # the next request, right after the run's last page, is sequential: transfer only
+    t = 10.0
+    assert run.submit(t, 5016, False) == pytest.approx(t + transfer)
+    assert run.reads == 2 and run.busy == pytest.approx(a + 16 * transfer)
+
+
+def test_custom_disk_multi_page_read_adds_its_bandwidth_per_further_page():
+    d = disk({"kind": "custom", "read": "1ms", "bandwidth": "100MB/s"})
+    assert d.submit_run(0.0, 3, 11) == pytest.approx(1e-3 + 10 * PAGE_SIZE / 100e6)

@@ -513,7 +513,7 @@ def test_every_read_is_a_guest_hit_a_host_hit_or_a_disk_read(policy):
         g["workload"]["read_fraction"] = 1.0
     r = simulate(d, policy=policy)
     s = r.summary
-    assert (s.guest_hits + s.host_hits + s.disk_reads == s.reads).all()
+    assert (s.guest_hits + s.host_hits + s.disk_reads + s.page_lock_waits == s.reads).all()
     assert (s.reads == s.requests).all() and (s.writes == 0).all()
     assert (s.disk_writes == 0).all()
     guests = s[s.guest != "ALL"]
@@ -793,7 +793,7 @@ def test_batched_equals_unbatched_with_subpage_writes(tmp_path, policy):
     pd.testing.assert_frame_equal(batched.timeseries, unbatched.timeseries)
     row = batched.row()
     assert row.rmw_reads > 1000 and row.reads > row.rmw_reads
-    assert row.guest_hits + row.host_hits + row.disk_reads == row.reads
+    assert row.guest_hits + row.host_hits + row.disk_reads + row.page_lock_waits == row.reads
     assert row.stale_reads == 0
     checked = simulate(d, check=True).row()  # the coherence oracle after every request
     assert checked.rmw_reads == row.rmw_reads

@@ -19,7 +19,8 @@ _DRAWS = 4096  # uniform draws fetched from the rng at a time
 
 
 class Disk:
-    """FIFO with c channels. Subclasses give `service(block, is_write)` in seconds."""
+    """FIFO with c channels. Subclasses give `service(block, is_write)` in seconds, and
+    `transfer`, the seconds each page after the first of a multi-page read adds."""
 
     def __init__(self, name: str, channels: int, rng: np.random.Generator):
         self.name = name
@@ -68,6 +69,28 @@ class Disk:
     def service(self, block: int, is_write: bool) -> float:
         raise NotImplementedError
 
+    def submit_run(self, t: float, block: int, pages: int) -> float:
+        """Queue one read of `pages` consecutive pages from block (readahead) arriving at t: one
+        request, served as its first page is, plus the transfer of the others. One page is
+        exactly `submit`."""
+        if pages == 1:
+            return self.submit(t, block, False)
+        free = self._free
+        start = free[0] if free[0] > t else t
+        fixed = self.fixed
+        service = (fixed[False] if fixed else self.service(block, False)) + (
+            pages - 1) * self.transfer
+        self.ran_to(block + pages - 1)
+        done = start + service
+        heapq.heapreplace(free, done)
+        self.reads += 1
+        self.busy += service
+        self.waiting += start - t
+        return done
+
+    def ran_to(self, block: int) -> None:
+        """A multi-page request ended at block (where an hdd's head now is)."""
+
 
 class FlashDisk(Disk):
     """ssd / nvme: fixed read and write service times."""
@@ -75,6 +98,7 @@ class FlashDisk(Disk):
     def __init__(self, name, spec, rng, pages: int):
         super().__init__(name, spec.channels, rng)
         self.fixed = (spec.read, spec.write)
+        self.transfer = PAGE_SIZE / spec.bandwidth  # each further page of a request
 
     def service(self, block, is_write):
         return self.fixed[is_write]
@@ -93,8 +117,11 @@ class HddDisk(Disk):
         self._single = spec.single_track
         self._stroke = spec.full_stroke - spec.single_track
         self._rotation = 60.0 / spec.rpm
-        self._transfer = PAGE_SIZE / spec.bandwidth
+        self._transfer = self.transfer = PAGE_SIZE / spec.bandwidth
         self._head = 0
+
+    def ran_to(self, block):
+        self._head = block
 
     def service(self, block, is_write):
         distance = abs(block - self._head - 1)
@@ -111,6 +138,7 @@ class CustomDisk(Disk):
     def __init__(self, name, spec, rng, pages: int):
         super().__init__(name, spec.channels, rng)
         self._dist = {False: spec.read, True: spec.write or spec.read}
+        self.transfer = PAGE_SIZE / spec.bandwidth  # each further page of a request
         self._buffers = {False: [], True: []}
 
     def service(self, block, is_write):

@@ -60,6 +60,9 @@ class Guest(FileWrites, Background):
         self.last_end = 0.0  # when the guest's latest request completed
         self.open_serial = 0
         self.agenda: list = []
+        # file page whose read is in flight (through the agenda) -> the reads that wait for it
+        # (the page lock): (thread, started, gap)
+        self.reading: dict = {}
         closed = not spec.workload.open_loop()
         self.threads = [Thread(ORDER_THREAD + i, s, closed) for i, s in enumerate(config.streams)]
         first = spec.workload.start_delay()  # a trace's time_shift
@@ -151,7 +154,7 @@ class Guest(FileWrites, Background):
         stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
         misses = others = 0
         # what a miss needs, in locals: the miss path is most of a run's time
-        versions, dirty, observed = self.versions, self.dirty, self.observed
+        versions, dirty, observed, reading = self.versions, self.dirty, self.observed, self.reading
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
         census = self.census
@@ -195,6 +198,18 @@ class Guest(FileWrites, Background):
                         self.later(t, th)
                         break
                     misses += 1
+                    if vpage in reading:  # another read is bringing it in: wait on the page lock
+                        reading[vpage].append((th, t, gaps[i]))
+                        self.counters.page_lock_waits += 1
+                        if closed:
+                            i += 1
+                            break
+                        t += gaps[i]
+                        i += 1
+                        if t >= local:
+                            self.later(t, th)
+                            break
+                        continue
                     written = versions.get(vpage, 0)
                     loc = (base_loc if cow and not written else own_loc) | vpage
                     ready, data = hv_read(index, vpage, loc, t)
@@ -217,6 +232,7 @@ class Guest(FileWrites, Background):
                                     else self.put_later(ready, victim[0]))
                         record(end - t)
                     else:
+                        reading[vpage] = []
                         self.wait_for(ready, th, self._finish, (th, vpage, t, gaps[i], data))
                         if closed:
                             i += 1
@@ -306,14 +322,29 @@ class Guest(FileWrites, Background):
         end = self._fill(t, vpage, data)
         self.last_end = end if end > self.last_end else self.last_end
         self.record(end - started)
+        self.unlocked(t, vpage, self.reading.pop(vpage))
         if th.closed:
             self.resume(end + gap, th)
+
+    def unlocked(self, t: float, vpage: int, waiters: list) -> None:
+        """vpage arrived at t: the reads that waited on its page lock touch it now, each done at
+        the arrival or a hit's cost after it started (counted in page_lock_waits, not in
+        guest_hits; the latency is the wait)."""
+        hit_cost, record, get = self.hit_cost, self.record, self.cache.get
+        for waiter, since, gap in waiters:
+            get(vpage)
+            done = since + hit_cost if since + hit_cost > t else t
+            record(done - since)
+            self.last_end = done if done > self.last_end else self.last_end
+            if waiter.closed:  # in the agenda before the first reader runs on, maybe past them
+                self.later(done + gap, waiter)
 
     def _fill(self, t: float, vpage: int, data: int) -> float:
         """A miss's page arrived at t: insert it; returns when the request is done (puts too).
 
         Between the miss and now other requests of this guest ran (threads, open-loop arrivals).
-        Linux would have made them wait on the page lock; here each read went on its own, so the
+        A read of the same page waited for this one (`reading`, the page lock); a write did not
+        (it replaced the page in the cache), so the
         fill reconciles: a page cached meanwhile stays as it is, a page rewritten meanwhile is
         not replaced by the older bytes, and a copy that reached the private pool meanwhile
         (evicted and put) is flushed, so the guest and its pool never hold the same page. A

@@ -23,7 +23,8 @@ class Hypervisor:
     __slots__ = ("policy", "costs", "counters", "_file_of", "_owner_of",
                  "_read_cost", "_write_cost", "_policy_read", "_policy_evicted",
                  "_eviction_cost", "_refused_swap_cost", "_pending", "_swap_store_cost",
-                 "_swap_load_cost", "waiting", "_serial", "rank_of", "static_pool")
+                 "_swap_load_cost", "waiting", "_serial", "rank_of", "static_pool", "_runs",
+                 "_arriving")
 
     def __init__(self, policy, costs, disks: dict, layout, counters: list,
                  rank_of: list | None = None, static_pool: bool = False):
@@ -50,6 +51,7 @@ class Hypervisor:
         self.rank_of = rank_of or [0] * len(counters)  # each guest's SimPy rank (tie-break)
         # no persistent pages, no resizes: what fixed_put_outcome promises holds
         self.static_pool = static_pool
+        self._runs, self._arriving = policy.read_runs, policy.arriving  # host readahead, same
 
     def put_waits(self, guest: int) -> int | None:
         """The outcome of a clean page's put by this guest if the policy promises it whatever
@@ -88,14 +90,40 @@ class Hypervisor:
         path, data = self._policy_read(guest, vpage, loc)
         if path >= READ_DISK:
             self.counters[guest].disk_reads += 1
-            disk, offset = self._file_of[loc >> PAGE_BITS]
-            done = disk.submit(t, offset + (loc & PAGE_MASK), False) + self._read_cost[path]
+            if self._runs:
+                done = self.read_ahead(loc, t) + self._read_cost[path]
+            else:
+                disk, offset = self._file_of[loc >> PAGE_BITS]
+                done = disk.submit(t, offset + (loc & PAGE_MASK), False) + self._read_cost[path]
         else:
             self.counters[guest].host_hits += 1
             done = t + self._read_cost[path]
+            if self._arriving:
+                arrives = self._arriving.get(loc)
+                if arrives is not None and arrives > t:  # still being read ahead: wait for it
+                    done += arrives - t
+            if self._runs:  # the hit was on a readahead marker: the next window
+                self.read_ahead(loc, t)
         if self._pending:
             self.drain(t)
         return done, data
+
+    def read_ahead(self, loc: int, t: float) -> float:
+        """Put the policy's readahead runs on the disks at t, each one request; every page of
+        them arrives in host memory at its run's completion. Returns the completion of the run
+        that starts at loc (the read that caused it), or t."""
+        done, arriving = t, self._arriving
+        for first, pages in self._runs:
+            disk, offset = self._file_of[first >> PAGE_BITS]
+            end = disk.submit_run(t, offset + (first & PAGE_MASK), pages)
+            if first == loc:
+                done = end
+            for at in range(first, first + pages):
+                arriving[at] = end
+        self._runs.clear()
+        if loc in arriving and arriving[loc] == done:
+            del arriving[loc]
+        return done
 
     def write(self, guest: int, vpage: int, loc: int, data: int, t: float) -> float:
         """A write-back or O_SYNC write reaching the host at t: its completion time."""

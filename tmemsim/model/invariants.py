@@ -76,14 +76,15 @@ def check_get(world, guest: int, vpage: int) -> None:
 
 def broken_after_run(out) -> list[str]:
     """The conservation a finished run (a RunOutput) must hold; returns what is broken:
-    every read served once, no stale read, the disks saw at least the guests' disk I/O, and
-    the pool held no more than its size."""
+    every read served once (or waited for another read of its page), no stale read, the disks
+    saw at least the guests' disk I/O, and the pool held no more than its size."""
     broken = []
     for name, c in zip(out.guest_names, out.counters, strict=True):
-        served = c["guest_hits"] + c["host_hits"] + c["disk_reads"]
+        served = c["guest_hits"] + c["host_hits"] + c["disk_reads"] + c["page_lock_waits"]
         if served != c["reads"]:
             broken.append(f"{name}: hits {c['guest_hits']} + host {c['host_hits']} + disk "
-                          f"{c['disk_reads']} != reads {c['reads']}")
+                          f"{c['disk_reads']} + waits {c['page_lock_waits']} != reads "
+                          f"{c['reads']}")
         if c["stale_reads"]:
             broken.append(f"{name}: {c['stale_reads']} stale reads")
     disk_reads = sum(d["reads"] for d in out.disks.values())

@@ -21,6 +21,7 @@ class GuestCounters(Counters):
         "stale_reads", "swap_disk_io", "write_latency_s", "sync_writes", "anon_touches",
         "zero_fills", "swap_ins", "swap_ins_memory", "swap_outs", "anon_latency_s", "truncates",
         "rmw_reads",  # reads a sub-page write to an uncached page did first (counted in reads)
+        "page_lock_waits",  # reads that waited for another read of their page (the page lock)
     )
 
 

@@ -92,6 +92,11 @@ class Policy(SwapGroup, BalancingGroup, ObservationGroup):
         self.counters = host.counters
         # host-side write-backs the model must put on the disks: list of locations
         self.pending_writes: list[int] = []
+        # host-side readahead the model must put on the disks: (first location, pages) runs;
+        # a run that starts at a read's location carries that read (policies/readahead.py)
+        self.read_runs: list[tuple[int, int]] = []
+        # location read ahead -> when it arrives in host memory (the model fills it)
+        self.arriving: dict[int, float] = {}
 
     def eviction_costs(self, costs) -> dict[int, float]:
         """CPU seconds the guest spends on each outcome `evicted` can return, priced from the

@@ -63,6 +63,7 @@ class SsdDisk(Strict):
     read: Duration = 80e-6
     write: Duration = 20e-6
     channels: int = Field(8, ge=1)
+    bandwidth: Bandwidth = 250e6  # each further page of a multi-page read (readahead)
 
 
 class NvmeDisk(Strict):
@@ -70,6 +71,7 @@ class NvmeDisk(Strict):
     read: Duration = 20e-6
     write: Duration = 10e-6
     channels: int = Field(32, ge=1)
+    bandwidth: Bandwidth = 2e9  # each further page of a multi-page read (readahead)
 
 
 class CustomDisk(Strict):
@@ -79,6 +81,7 @@ class CustomDisk(Strict):
     read: Distribution
     write: Distribution | None = None
     channels: int = Field(1, ge=1)
+    bandwidth: Bandwidth = 150e6  # each further page of a multi-page read (readahead)
 
 
 Disk = Annotated[HddDisk | SsdDisk | NvmeDisk | CustomDisk, Field(discriminator="kind")]

@@ -232,6 +232,7 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
     observed = policy.observes_evictions
     read, write, evicted = policy.read, policy.write, policy.evicted
     invalidate, pending = policy.invalidate, policy.pending_writes
+    runs = policy.read_runs
     n = len(kinds)
     paths = bytearray(n)
     accepted = bytearray(n)
@@ -261,6 +262,8 @@ def _serve(policy_class, ctx, pool: int, kinds, guests, vpages, locs, datas):
             policy.frontswap_free(guests[i], vpages[i])
         if pending:
             pending.clear()  # the host's own write-backs: disk time only
+        if runs:
+            runs.clear()  # host readahead's disk requests: disk time only
     return (np.frombuffer(bytes(paths), dtype=np.int8),
             np.frombuffer(bytes(accepted), dtype=np.uint8).astype(bool),
             np.frombuffer(bytes(to_disk), dtype=np.uint8).astype(bool))

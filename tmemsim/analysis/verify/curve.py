@@ -88,6 +88,8 @@ NOT_CURVED = {
                       "the curves count them as whole-page writes, which read nothing",
     "ksm-merging": "KSM moves memory into the pool as it merges; curves hold memory fixed "
                    "(tmemsim curve refuses it)",
+    "sequential-readahead": "host readahead's pages arrive when their multi-page request "
+                            "completes; the curves' reference clock does not wait for them",
 }
 
 

@@ -13,13 +13,14 @@ from . import (
     ksm,
     peer,
     queue,
+    readahead,
     rmw,
     sharing,
 )
 from .checks import Check
 
 _MODULES = (irm, peer, exclusive, queue, sharing, rmw, ksm, conservation, engine, curve,
-            compression, inferred)
+            compression, inferred, readahead)
 
 FAMILIES = tuple(module.FAMILY for module in _MODULES)
 """The families, in the order their checks run and their figures are drawn."""
