@@ -136,8 +136,11 @@ def test_bad_ksm_settings_are_refused():
 
 
 def _resident(w, g: int, keys) -> None:
+    guest = w.guests[g]
     for key in keys:
-        w.guests[g].cache.insert(key)
+        victim = guest.cache.insert(key)
+        if guest.census is not None:  # as a miss tells the double-caching census
+            guest.census_update(key, victim)
 
 
 def _copies(**ksm):
