@@ -26,7 +26,7 @@ def test_an_inferred_eviction_is_served_once_over_virtio():
     loc = b.loc(0, 5)
     assert hv.read(0, 5, loc, 0.0)[0] == pytest.approx(VIRTIO + NVME_READ)  # never filled
     assert b.policy.used_pages() == 0
-    assert hv.evicted(0, 5, loc, 0) == pytest.approx(INFERENCE_COST + COPY)
+    assert hv.evicted(0, 5, loc, 0, 0.0) == pytest.approx(INFERENCE_COST + COPY)
     assert hv.read(0, 5, loc, 1.0) == (pytest.approx(1.0 + VIRTIO + COPY), 0)
     assert hv.read(0, 5, loc, 2.0)[0] == pytest.approx(2.0 + VIRTIO + NVME_READ)  # exclusive
     assert (c.host_hits, c.disk_reads, pc.inferred_entries) == (1, 2, 1)
@@ -41,11 +41,11 @@ def test_a_swap_out_is_not_billed_a_hypercall():
 def test_a_write_drops_the_copy_and_a_written_page_may_enter_after_it():
     b = build_host("host-exclusive")
     hv, policy, loc = b.hypervisor, b.policy, b.loc(0, 5)
-    hv.evicted(0, 5, loc, 0)
+    hv.evicted(0, 5, loc, 0, 0.0)
     hv.write(0, 5, loc, 9, 0.0)  # a write-back the host sees on virtio
     assert not policy.holds(0, 5, loc) and b.policy_counters[0].exclusive_invalidations == 1
     assert hv.read(0, 5, loc, 1.0)[1] == 9  # from the disk, the new bytes
-    hv.evicted(0, 5, loc, 9)  # the guest evicts it again, now clean
+    hv.evicted(0, 5, loc, 9, 0.0)  # the guest evicts it again, now clean
     assert hv.read(0, 5, loc, 2.0) == (pytest.approx(2.0 + VIRTIO + COPY), 9)
     policy.check_deep()
 
@@ -54,7 +54,7 @@ def test_the_cache_is_bounded_by_the_pool_and_drops_the_oldest_entry():
     b = build_host("host-exclusive", pool_pages=3)
     hv, policy = b.hypervisor, b.policy
     for p in range(5):
-        hv.evicted(0, p, b.loc(0, p), 0)
+        hv.evicted(0, p, b.loc(0, p), 0, 0.0)
     assert policy.used_pages() == 3 and b.policy_counters[0].exclusive_evictions == 2
     assert [policy.holds(0, p, b.loc(0, p)) for p in range(5)] == [False, False, True, True,
                                                                    True]
@@ -63,7 +63,7 @@ def test_the_cache_is_bounded_by_the_pool_and_drops_the_oldest_entry():
 
 def test_a_pool_of_no_pages_refuses_and_the_guest_pays_the_trap_only():
     b = build_host("host-exclusive", {"inference": {"cost": "3us"}}, pool_pages=0)
-    assert b.hypervisor.evicted(0, 1, b.loc(0, 1), 0) == pytest.approx(3 * US)
+    assert b.hypervisor.evicted(0, 1, b.loc(0, 1), 0, 0.0) == pytest.approx(3 * US)
     assert b.policy.used_pages() == 0 and b.policy.guest_pages(0) == 0
 
 
@@ -71,7 +71,7 @@ def test_missed_inferences_are_lost_and_cost_the_trap():
     b = build_host("host-exclusive", {"inference": {"accuracy": 0.5, "cost": "3us"}},
                    pool_pages=10_000)
     hv, pc = b.hypervisor, b.policy_counters[0]
-    costs = [hv.evicted(0, p, b.loc(0, p), 0) for p in range(4000)]
+    costs = [hv.evicted(0, p, b.loc(0, p), 0, 0.0) for p in range(4000)]
     assert pc.inferred_entries + pc.inferences_missed == 4000
     assert 1800 < pc.inferred_entries < 2200
     assert costs.count(pytest.approx(3 * US)) == pc.inferences_missed
@@ -86,7 +86,7 @@ def _detections(order, accuracy=0.6, seed=1):
     b = build_host("host-exclusive", {"inference": {"accuracy": accuracy, "seed": seed}},
                    guests=2, pool_pages=10_000)
     for g, p in order:
-        b.hypervisor.evicted(g, p, b.loc(g, p), 0)
+        b.hypervisor.evicted(g, p, b.loc(g, p), 0, 0.0)
     return {(g, p) for g in (0, 1) for p in range(300) if b.policy.holds(g, p, b.loc(g, p))}
 
 
