@@ -129,21 +129,8 @@ class World:
         self.hv = Hypervisor(self.policy, self.costs, self.disks, self.layout, self.counters,
                              [RANK_GUEST + i for i in range(len(named))], static_pool)
         self.horizon = s.warmup + s.duration if s.duration is not None else float("inf")
-        batched = s.engine == "batched"
         self.next_time = s.warmup if s.warmup > 0 else s.sample_interval
-        self.guests = []
-        for index, ((name, g), (thread_seeds, churn_seed)) in enumerate(
-                zip(named, guest_seeds(s), strict=True)):
-            config = GuestConfig(
-                index, name, g, gdisks[index], [g.workload.stream(ts) for ts in thread_seeds],
-                RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
-                np.random.default_rng(churn_seed))
-            self.guests.append(Guest(self.env, config, self.hv, self.contents, self))
-        if self.policy.holds_guest_pages and self.policy.census_mode == "location":
-            census = Census(len(named))  # the double-cached counts, kept as pages move
-            self.policy.attach_census(census)
-            for g in self.guests:
-                g.census = census
+        self.guests = self._make_guests(named, gdisks, swaps)
         self._merging(merging)
         # memory accounting: guests + pool + host reserved = host memory, at every step
         self.memory = [g.memory for _, g in named]
@@ -165,6 +152,26 @@ class World:
         # the latest sample: (time, its first row, the counters it was taken against)
         self.latest_sample: tuple | None = None
         self.measured_from = s.warmup
+
+    def _make_guests(self, named, gdisks, swaps) -> list[Guest]:
+        """One Guest per expanded guest, and the double-caching census they keep if the policy
+        counts by location."""
+        s = self.scenario
+        batched = s.engine == "batched"
+        guests = []
+        for index, ((name, g), (thread_seeds, churn_seed)) in enumerate(
+                zip(named, guest_seeds(s), strict=True)):
+            config = GuestConfig(
+                index, name, g, gdisks[index], [g.workload.stream(ts) for ts in thread_seeds],
+                RANK_GUEST + index, batched, self.horizon, s.requests, swaps[index],
+                np.random.default_rng(churn_seed))
+            guests.append(Guest(self.env, config, self.hv, self.contents, self))
+        if self.policy.holds_guest_pages and self.policy.census_mode == "location":
+            census = Census(len(named))  # the double-cached counts, kept as pages move
+            self.policy.attach_census(census)
+            for g in guests:
+                g.census = census
+        return guests
 
     # ------------------------------------------------------------ observers
 
