@@ -294,6 +294,14 @@ def _check_replaceable(target: Path, force: bool, trusted: bool) -> None:
         return
     except OSError as exc:
         raise _cannot_write(target, exc) from None
+    # Another writer may have moved the directory we looked at aside and renamed its own in
+    # between our reads (meta.json gone, then a full directory): judge the one there now.
+    try:
+        replaced = os.lstat(target).st_ino != st.st_ino
+    except FileNotFoundError:
+        return
+    if replaced:
+        return _check_replaceable(target, force, trusted)
     raise OutputError(f"{target} is not a tmemsim results directory; refusing to replace it")
 
 
