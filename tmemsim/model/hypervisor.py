@@ -108,6 +108,62 @@ class Hypervisor:
             self.drain(t)
         return done, data
 
+    def read_pages(self, guest: int, pages: list, t: float) -> list:
+        """A guest's multi-page read at t (its readahead, model/guest_readahead.py): pages is
+        [(vpage, loc)] in file order, the page the guest missed first. The policy decides page
+        by page, as for a miss (a cleancache get, a host-cache lookup, the disk); the pages it
+        sends to the disk go as one request per run of consecutive locations (a host's own
+        readahead, if the policy starts one, carries its pages as in `read`). Every request is
+        submitted at t and the lookups' CPU comes after (CostModel's simplification): the
+        first page, from host memory, is ready after its own lookup; the others from host
+        memory when every lookup is done; a disk page when its request completes, plus one
+        virtio and the lookups. A page the host still reads ahead is ready that long after it
+        arrives. Returns [ready, data, path] per page; counts nothing (readahead pages are no
+        reads: the guest counts its first page)."""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
+        read, cost, arriving = self._policy_read, self._read_cost, self._arriving
+        virtio = cost[READ_DISK]
+        out, runs = [], []  # runs: [first loc, pages (0: the host's readahead run), rows]
+        cpu = 0.0
+        for vpage, loc in pages:
+            path, data = read(guest, vpage, loc)
+            row = [t, data, path]
+            out.append(row)
+            if path < READ_DISK:
+                cpu += cost[path]
+                arrives = arriving.get(loc) if arriving else None
+                if arrives is not None and arrives > t:  # the host still reads it ahead
+                    row[0] = arrives
+                if self._runs:  # a host readahead marker: the host's next window
+                    self.read_ahead(loc, t)
+            elif self._runs:  # the host reads ahead from here: its run carries this page
+                cpu += cost[path] - virtio  # a get that missed first (guest hypercalls)
+                runs.append([loc, 0, [row]])
+                row[0] = self.read_ahead(loc, t) + virtio
+            else:
+                cpu += cost[path] - virtio
+                if runs and runs[-1][1] and runs[-1][0] + runs[-1][1] == loc:
+                    runs[-1][1] += 1
+                    runs[-1][2].append(row)
+                else:
+                    runs.append([loc, 1, [row]])
+            if len(out) == 1 and path < READ_DISK:
+                row[0] += cpu
+        for row in out[1:]:
+            if row[2] < READ_DISK:
+                row[0] += cpu
+        for first, count, rows in runs:
+            done = rows[0][0]
+            if count:
+                disk, offset = self._file_of[first >> PAGE_BITS]
+                done = disk.submit_run(t, offset + (first & PAGE_MASK), count) + virtio
+            for row in rows:
+                row[0] = done + cpu
+        if self._pending:
+            self.drain(t)
+        return out
+
     def read_ahead(self, loc: int, t: float) -> float:
         """Put the policy's readahead runs on the disks at t, each one request; every page of
         them arrives in host memory at its run's completion. Returns the completion of the run
