@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ["quickstart", "reread-after-discard", "cow-clones", "full-copies", "double-caching",
            "write-churn", "shifting-demand", "swap-pressure", "memory-split", "trace-replay",
            "real-vm-clones", "compressed-pool", "inferred-evictions", "ksm-merging",
-           "sequential-readahead"]
+           "sequential-readahead", "guest-readahead"]
 MARK = "<!-- library-table -->"
 # what "winning" means where the read hit ratio is not the point
 METRIC = {"swap-pressure": "throughput_ops", "write-churn": "throughput_ops",
-          "reread-after-discard": "throughput_ops", "sequential-readahead": "throughput_ops"}
+          "reread-after-discard": "throughput_ops", "sequential-readahead": "throughput_ops",
+          "guest-readahead": "throughput_ops"}
 
 
 def row(name: str, short: bool) -> str | None:

@@ -35,8 +35,10 @@ EXTRA_COLUMNS = ["double_cached_pages_avg", "mean_write_latency_us", "frontswap_
 # KSM (model/ksm.py), by Linux's names: the host-wide gauges at the run's end in every row (as
 # host_pool_pages), and each guest's COW breaks since the warm-up (ALL: their sum); 0 without KSM
 KSM_COLUMNS = ["pages_shared", "pages_sharing", "pages_unshared", "full_scans", "cow_breaks"]
+# the guest's own readahead (model/guest_readahead.py); the host's are host-cache's counters
+READAHEAD_COLUMNS = ["guest_readahead_pages", "guest_readahead_hits", "guest_readahead_wasted"]
 _COUNTS = ["requests", "reads", "rmw_reads", "writes", "guest_hits", "host_hits", "disk_reads", "disk_writes",
-           "swap_disk_io", "stale_reads", "page_lock_waits"]
+           "swap_disk_io", "stale_reads", "page_lock_waits", *READAHEAD_COLUMNS]
 
 
 def policy_counter_names() -> list[str]:
@@ -48,7 +50,7 @@ def policy_counter_names() -> list[str]:
 def summary_columns() -> list[str]:
     """summary.csv's columns: DESIGN.md's fixed ones (some of them tmem's counters), the extra
     ones, then any policy counter not named yet."""
-    named = SUMMARY_COLUMNS + EXTRA_COLUMNS + KSM_COLUMNS
+    named = SUMMARY_COLUMNS + EXTRA_COLUMNS + KSM_COLUMNS + READAHEAD_COLUMNS
     return named + [n for n in policy_counter_names() if n not in named]
 
 

@@ -543,3 +543,12 @@ def test_a_compressed_pool_is_exact_for_one_guest_in_a_timed_run():
                                "compress": {"allocator": "zbud"}}])
     c = assert_exact(data, points=4, value_range="0:8MiB")
     assert c.series("ztmem", "host_hits").iloc[-1] > 100
+
+
+def test_a_guest_that_reads_ahead_is_refused_with_its_path():
+    s = tmemsim.load_scenario(scenario(guests=[guest(readahead={"max": "128KiB"})]))
+    with pytest.raises(ScenarioError, match="reads ahead") as err:
+        curve(s, s.policy_specs(), points=3)
+    assert err.value.path == "guests[0].readahead"
+    s = tmemsim.load_scenario(scenario(guests=[guest(readahead={"max": 0})]))
+    curve(s, s.policy_specs(), points=3)  # off: curved as before

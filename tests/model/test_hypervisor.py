@@ -185,3 +185,43 @@ def test_a_waiting_put_is_applied_in_time_then_rank_order():
     hv.put_later(0, 8, b.loc(0, 8), 0, 2.0, 2)  # promised a refusal: tmem will accept it
     with pytest.raises(AssertionError, match="promised"):
         hv.settle(2.5, 0)
+
+
+# ---------------------------------------------------------------- a guest's multi-page read
+
+NVME_PAGE = 4096 / 2e9  # each further page of a multi-page request (nvme: 2 GB/s)
+
+
+def test_read_pages_under_none_is_one_request_per_run_and_counts_no_read():
+    b = build_host("none")
+    hv = b.hypervisor
+    rows = hv.read_pages(0, [(p, b.loc(0, p)) for p in (5, 6, 7, 9)], 1.0)
+    run = 1.0 + NVME_READ + 2 * NVME_PAGE + VIRTIO  # 5..7: one request, one virtio
+    assert [r[0] for r in rows] == pytest.approx([run] * 3 + [1.0 + NVME_READ + VIRTIO])
+    assert b.disk.reads == 2 and b.counters[0].disk_reads == 0
+
+
+def test_read_pages_under_tmem_gets_page_by_page_then_reads_the_misses_as_a_run():
+    b = build_host("tmem", pool_pages=300)
+    hv, pc = b.hypervisor, b.policy_counters[0]
+    for p in (5, 6):
+        hv.evicted(0, p, b.loc(0, p), 0, 0.0)  # puts
+    rows = hv.read_pages(0, [(p, b.loc(0, p)) for p in (5, 6, 7, 8)], 1.0)
+    cpu = 2 * (CALL + COPY) + 2 * CALL + VIRTIO  # 2 hits, 2 misses, one I/O request
+    assert [r[0] for r in rows] == pytest.approx([
+        1.0 + CALL + COPY,  # the first page: its own get
+        1.0 + cpu,  # the other hit: when the window's CPU is spent
+        1.0 + NVME_READ + NVME_PAGE + cpu, 1.0 + NVME_READ + NVME_PAGE + cpu])
+    assert (pc.tmem_gets, pc.tmem_get_hits, b.disk.reads) == (4, 2, 1)
+
+
+def test_read_pages_under_host_cache_is_one_virtio_for_the_window():
+    b = build_host("host-cache")
+    hv = b.hypervisor
+    hv.read(0, 5, b.loc(0, 5), 0.0)
+    rows = hv.read_pages(0, [(p, b.loc(0, p)) for p in (5, 6, 7)], 1.0)
+    cpu = COPY + VIRTIO  # page 5 copied from host memory; one request for the three
+    assert [r[0] for r in rows] == pytest.approx([
+        1.0 + VIRTIO + COPY, 1.0 + NVME_READ + NVME_PAGE + cpu,
+        1.0 + NVME_READ + NVME_PAGE + cpu])
+    assert b.disk.reads == 2 and b.counters[0].host_hits == 0

@@ -29,7 +29,7 @@ class FileWrites:
         c.writes += 1
         io = t if io_at is None else io_at
         ready = t
-        read_first = partial and vpage not in self.cached
+        read_first = partial and vpage not in self.cache
         if read_first:  # a read miss: counted in reads, and in rmw_reads
             c.reads += 1
             c.rmw_reads += 1

@@ -23,6 +23,7 @@ from .anon import AnonMemory
 from .background import Background
 from .clock import At, next_event_time
 from .file_writes import FileWrites
+from .guest_readahead import GuestReadahead
 from .metrics import LatencyHistogram
 
 INF = float("inf")
@@ -90,6 +91,8 @@ class Guest(FileWrites, Background):
         self.own_loc = gdisk.own << PAGE_BITS
         self.base_loc = (gdisk.base << PAGE_BITS) if self.cow else self.own_loc
         self.hit_cost = hypervisor.costs.guest_hit
+        most = self.spec.readahead.pages()  # the guest reads ahead: its companion rebinds some
+        self.ahead = GuestReadahead(self, most) if most > 1 else None
 
     # ------------------------------------------------------------ the SimPy process
 
@@ -157,7 +160,7 @@ class Guest(FileWrites, Background):
         versions, dirty, observed, reading = self.versions, self.dirty, self.observed, self.reading
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
-        census = self.census
+        census, ahead = self.census, self.ahead
         last = end = self.last_end
         while True:
             if i >= stop:
@@ -197,6 +200,9 @@ class Guest(FileWrites, Background):
                     if t >= world and (passed + i - base or not chosen):
                         self.later(t, th)
                         break
+                    if ahead is not None and vpage in ahead.marks:  # the readahead marker: the
+                        local = ahead.marked(t, vpage, local)  # next window, then this read again
+                        continue
                     misses += 1
                     if vpage in reading:  # another read is bringing it in: wait on the page lock
                         reading[vpage].append((th, t, gaps[i]))
@@ -212,7 +218,10 @@ class Guest(FileWrites, Background):
                         continue
                     written = versions.get(vpage, 0)
                     loc = (base_loc if cow and not written else own_loc) | vpage
-                    ready, data = hv_read(index, vpage, loc, t)
+                    if ahead is None:
+                        ready, data = hv_read(index, vpage, loc, t)
+                    else:  # the page alone or with a window (model/guest_readahead.py)
+                        ready, data, local = ahead.read(vpage, loc, t, local)
                     if data != written:
                         self.counters.stale_reads += 1
                     # The page goes in now if nothing can come before it arrives: this guest's

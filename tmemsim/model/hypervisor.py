@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 
 from ..images import PAGE_BITS, PAGE_MASK
-from ..policies.base import PUT_ACCEPTED, READ_DISK, READ_HOST_CALL, WRITE_DISK
+from ..policies.base import PUT_ACCEPTED, READ_DISK, READ_HOST_CALL, READ_HOST_IO, WRITE_DISK
 
 
 class Hypervisor:
@@ -107,6 +107,67 @@ class Hypervisor:
         if self._pending:
             self.drain(t)
         return done, data
+
+    def read_pages(self, guest: int, pages: list, t: float) -> list:
+        """A guest's multi-page read at t (its readahead, model/guest_readahead.py): pages is
+        [(vpage, loc)] in file order, the page the guest missed first. The policy decides page
+        by page, as for a miss (a cleancache get, a host-cache lookup, the disk); the pages it
+        sends to the disk go as one request per run of consecutive locations (a host's own
+        readahead, if the policy starts one, carries its pages as in `read`).
+
+        Costs: what goes through the I/O path is one virtio request (one exit, then a page
+        copy per page from host memory); a hypercall (a get) is per page. Every request is
+        submitted at t and the CPU comes after (CostModel's simplification): the first page,
+        from host memory, is ready after its own read path; the others from host memory when
+        the window's CPU is spent; a disk page when its request completes plus that CPU. A
+        page the host still reads ahead is ready that long after it arrives. Returns [ready,
+        data, path] per page; counts nothing (readahead pages are no reads: the guest counts
+        its first page)."""
+        if self.waiting:
+            self.settle(t, self.rank_of[guest])
+        read, cost, arriving = self._policy_read, self._read_cost, self._arriving
+        virtio = cost[READ_DISK]
+        out, runs = [], []  # runs: [first loc, pages (0: the host's readahead run), rows]
+        cpu, io = 0.0, False
+        for vpage, loc in pages:
+            path, data = read(guest, vpage, loc)
+            row = [t, data, path]
+            out.append(row)
+            if path < READ_DISK:
+                io = io or path == READ_HOST_IO
+                cpu += cost[path] - virtio if path == READ_HOST_IO else cost[path]
+                if len(out) == 1:  # the first page: its own read path
+                    row[0] += cost[path]
+                arrives = arriving.get(loc) if arriving else None
+                if arrives is not None and arrives > t:  # the host still reads it ahead
+                    row[0] += arrives - t
+                if self._runs:  # a host readahead marker: the host's next window
+                    self.read_ahead(loc, t)
+                continue
+            io = True
+            cpu += cost[path] - virtio  # a get that missed first (guest hypercalls)
+            if self._runs:  # the host reads ahead from here: its run carries this page
+                runs.append([loc, 0, [row]])
+                row[0] = self.read_ahead(loc, t)
+            elif runs and runs[-1][1] and runs[-1][0] + runs[-1][1] == loc:
+                runs[-1][1] += 1
+                runs[-1][2].append(row)
+            else:
+                runs.append([loc, 1, [row]])
+        cpu += virtio if io else 0.0
+        for row in out[1:]:
+            if row[2] < READ_DISK:
+                row[0] += cpu
+        for first, count, rows in runs:
+            done = rows[0][0]
+            if count:
+                disk, offset = self._file_of[first >> PAGE_BITS]
+                done = disk.submit_run(t, offset + (first & PAGE_MASK), count)
+            for row in rows:
+                row[0] = done + cpu
+        if self._pending:
+            self.drain(t)
+        return out
 
     def read_ahead(self, loc: int, t: float) -> float:
         """Put the policy's readahead runs on the disks at t, each one request; every page of

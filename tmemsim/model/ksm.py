@@ -92,7 +92,7 @@ class Ksm:
             self.todo = [(g, key) for g in reversed(range(len(self.guests)))
                          for key in sorted(self.guests[g].cache.keys(), reverse=True)]
         todo, visit = self.todo, self._visit
-        resident = [g.cached for g in self.guests]  # live views of the caches' keys
+        resident = [g.cache.members() for g in self.guests]  # live views of the caches' keys
         before = self.pages_sharing
         left = self.pages_to_scan
         while left:

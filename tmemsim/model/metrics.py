@@ -22,6 +22,9 @@ class GuestCounters(Counters):
         "zero_fills", "swap_ins", "swap_ins_memory", "swap_outs", "anon_latency_s", "truncates",
         "rmw_reads",  # reads a sub-page write to an uncached page did first (counted in reads)
         "page_lock_waits",  # reads that waited for another read of their page (the page lock)
+        # the guest's own readahead (model/guest_readahead.py): pages read ahead, of those the
+        # ones read later, and the ones evicted unread
+        "guest_readahead_pages", "guest_readahead_hits", "guest_readahead_wasted",
     )
 
 

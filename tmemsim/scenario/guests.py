@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from ..caches import CacheSpec
 from ..compression import Compressibility
 from ..fields import Duration, DurationOrZero, Fraction, Size, SizeOrZero, Strict
+from ..policies.readahead import ReadaheadSpec
 from ..units import PAGE_SIZE
 from ..workloads import WORKLOADS
 
@@ -78,6 +79,8 @@ class Guest(Strict):
     dirty_expire: DurationOrZero = 30.0
     max_memory: Size | None = None  # default: memory (no frontswap allowance unless ballooned)
     balloon: Balloon = Field(default_factory=Balloon)
+    # the guest kernel's readahead on its files (read_ahead_kb); 0 or absent: off
+    readahead: ReadaheadSpec = Field(default_factory=ReadaheadSpec)
 
     def cache_pages(self) -> int:
         return (self.memory - self.reserved) // PAGE_SIZE

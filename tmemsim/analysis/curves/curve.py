@@ -137,6 +137,10 @@ def _refuse_unsupported(s, specs, axis: str, rate) -> None:
                             "memory fixed: leave the policy out or give it ksm: false",
                             path=where)
     for i, g in enumerate(s.guests):
+        if g.readahead.pages() > 1:
+            raise ScenarioError("the curves replay every read alone; a guest that reads ahead "
+                                "is not modelled: give it readahead: {max: 0}",
+                                path=f"guests[{i}].readahead")
         if rate is not None and hasattr(g.workload, "switches"):
             raise ScenarioError("--sample: a phases workload switches streams at set times; "
                                 "sample a single workload instead", path=f"guests[{i}].workload")

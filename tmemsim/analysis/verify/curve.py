@@ -90,6 +90,8 @@ NOT_CURVED = {
                    "(tmemsim curve refuses it)",
     "sequential-readahead": "host readahead's pages arrive when their multi-page request "
                             "completes; the curves' reference clock does not wait for them",
+    "guest-readahead": "its guests read ahead (windows, pages locked until they arrive); the "
+                       "curves replay every read alone (tmemsim curve refuses it)",
 }
 
 
