@@ -45,7 +45,7 @@ class Turns:
         it waited for, then on while nothing else can come first (run_on, inlined: a turn per
         miss is most of a many-guest run's overhead)."""
         env, waiting, events = self.env, self.waiting, self.events
-        pop, replace = heapq.heappop, heapq.heapreplace
+        pop, replace, thread = heapq.heappop, heapq.heapreplace, ORDER_THREAD
         # SimPy's next event: its heap changes only while we yield (guests schedule nothing)
         simpy = events[0][0] if events else INF
         while waiting:
@@ -61,29 +61,26 @@ class Turns:
             if simpy < world:
                 world = simpy
             g.world = world
-            agenda, checker = g.agenda, g.checker
+            agenda, checker, horizon = g.agenda, g.checker, g.horizon
             t, _, action, arg = pop(agenda)
             action(t, arg)
             if checker is not None:
                 checker()
-            due = None
             while agenda:
                 t, order, action, arg = agenda[0]
-                if t >= g.horizon or (order < ORDER_THREAD or g.remaining <= 0) and (
-                        g.requests_done()):
+                if t >= horizon or (order < thread or g.remaining <= 0) and g.requests_done():
+                    pop(waiting)  # g has stopped
                     break
                 if t >= world:
                     g.events += 1
-                    due = now + (t - now)
+                    replace(waiting, (now + (t - now), rank, g))
                     break
                 pop(agenda)
                 action(t, arg)
                 if checker is not None:
                     checker()
-            if due is None:
-                pop(waiting)
             else:
-                replace(waiting, (due, rank, g))
+                pop(waiting)
 
 
 def run_on(g, now: float) -> float | None:
