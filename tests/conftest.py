@@ -10,6 +10,8 @@ tests/test_registries.py checks these lists equal the registries.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from tmemsim.caches import CACHES
@@ -18,6 +20,20 @@ from tmemsim.workloads import WORKLOADS
 from tmemsim.workloads.traces import FORMATS
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _frozen_heap():
+    """Move what the session holds as each test module starts (imports, test items, what
+    earlier modules left in caches) out of the cycle collector's reach. api.run_policy runs a
+    full gc.collect() after every world, and a full collection walks every tracked object:
+    over this process's heap (pandas, scipy, matplotlib, hypothesis, ~1,800 items) that cost
+    more than the tests' small simulations themselves (half of tests/test_sweep.py's time).
+    The earlier modules' fixtures are torn down and collected first; what the tests build
+    (worlds included) stays collectable as before. No assertion depends on it."""
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 def policy_examples() -> list[tuple[str, dict]]:

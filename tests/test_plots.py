@@ -259,6 +259,14 @@ def test_policy_colours_are_stable_and_distinct():
     assert len(set(colours.values())) == len(names)
 
 
+def test_every_policy_kind_has_a_colour_of_its_own():
+    from tmemsim.policies import POLICIES
+
+    assert set(POLICIES) <= set(style.POLICY_COLORS)
+    kinds = [style.POLICY_COLORS[kind] for kind in POLICIES]
+    assert len(set(kinds)) == len(kinds)
+
+
 def test_import_needs_no_pyplot_or_backend():
     code = "import sys, tmemsim.presentation.compare; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

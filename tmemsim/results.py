@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TmemsimError
-from .infra.atomic import MARKER, Staged, kind_of, marked, stage
+from .infra.atomic import MARKER, Staged, kind_of, meta_json, stage
 from .policies import POLICIES
 
 SUMMARY_COLUMNS = [
@@ -208,8 +208,7 @@ class Result:
         with staged:
             tmp = staged.build
             (tmp / "scenario.yaml").write_text(self.scenario_yaml)
-            (tmp / "meta.json").write_text(
-                json.dumps(marked(self.meta, "results"), indent=2, default=str) + "\n")
+            (tmp / "meta.json").write_text(meta_json(self.meta, "results"))
             self.summary.to_csv(tmp / "summary.csv", index=False)
             self.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             self.latency.to_parquet(tmp / "latency.parquet", index=False)

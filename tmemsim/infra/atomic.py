@@ -79,6 +79,12 @@ def marked(meta: dict, kind: str) -> dict:
     return {MARKER: kind, **{k: v for k, v in meta.items() if k != MARKER}}
 
 
+def meta_json(meta: dict, kind: str) -> str:
+    """meta.json's text for a directory of kind: marked(meta, kind), indented, with what JSON
+    has no type for (paths, dates) written as text."""
+    return json.dumps(marked(meta, kind), indent=2, default=str) + "\n"
+
+
 def refuse_protected(path, protect: Iterable = ()) -> None:
     """Refuse the working directory and its ancestors, and each protected file's directory (or
     protected directory) and its ancestors, symbolic links resolved."""

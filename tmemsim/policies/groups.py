@@ -3,7 +3,9 @@
 A policy inherits every group through `Policy` and overrides only what it does:
 - `SwapGroup`: anonymous memory that leaves a guest (frontswap, swap I/O);
 - `BalancingGroup`: memory moving between the guests and the pool, and periodic host work;
-- `ObservationGroup`: what the model samples and checks (the policy's census and invariants).
+- `ObservationGroup`: what the model samples and checks (the policy's census and invariants);
+  `CacheObservation` answers its page questions for a policy whose memory is one cache of
+  block locations (host-cache, host-exclusive).
 The defaults are those of a policy that holds nothing: `none` overrides none of them.
 """
 
@@ -105,3 +107,18 @@ class ObservationGroup:
 
     def check_deep(self) -> None:
         """Raise AssertionError if an invariant that costs a pass over the pool is broken."""
+
+
+class CacheObservation:
+    """ObservationGroup's page questions for a policy whose memory is one cache keyed by block
+    location (`self.cache`): a guest page is held exactly when its location is. Listed before
+    `Policy` among the bases, so that these answers win."""
+
+    def holds(self, guest, vpage, loc):
+        return loc in self.cache
+
+    def double_cached(self, guest, vpages, locs):
+        return sum(map(self.cache.__contains__, locs))
+
+    def used_pages(self):
+        return len(self.cache)

@@ -18,6 +18,7 @@ from ..counters import Counters
 from ..fields import Duration, DurationOrZero, Strict
 from ..images import PAGE_BITS, PAGE_MASK
 from .base import READ_DISK, READ_HOST_IO, WRITE_ABSORBED, WRITE_DISK, Policy
+from .groups import CacheObservation
 from .readahead import Readahead, ReadaheadSpec
 
 
@@ -28,7 +29,7 @@ class HostCacheCounters(Counters):
     __slots__ = ("host_readahead_pages", "host_readahead_hits", "host_readahead_wasted")
 
 
-class HostCache(Policy):
+class HostCache(CacheObservation, Policy):
     name = "host-cache"
     distinct_is_cheap = False
     holds_guest_pages = True
@@ -194,15 +195,6 @@ class HostCache(Policy):
             dirty.popitem(last=False)
             self.store[loc] = cache.find(loc)
             self.pending_writes.append(loc)
-
-    def holds(self, guest, vpage, loc):
-        return loc in self.cache
-
-    def double_cached(self, guest, vpages, locs):
-        return sum(map(self.cache.__contains__, locs))
-
-    def used_pages(self):
-        return len(self.cache)
 
     def guest_pages(self, guest):
         """Pages of this guest's own files (overlay, copy, private); shared base pages excluded."""

@@ -35,6 +35,7 @@ from .base import (
     Policy,
     PolicyCounters,
 )
+from .groups import CacheObservation
 
 _MASK = (1 << 64) - 1
 # The default inference cost: one trap into the hypervisor when the guest rewrites a page
@@ -66,7 +67,7 @@ class Inference(Strict):
     seed: int = Field(0, ge=0)  # which evictions are missed (with accuracy < 1)
 
 
-class HostExclusive(Policy):
+class HostExclusive(CacheObservation, Policy):
     """Entries come only from inferred evictions (never from disk reads); a hit removes the
     page. A CoW clone's unwritten base block is one location for every clone: by default
     (`shared_base: keep`) a hit by a clone other than the one whose eviction cached it leaves
@@ -166,15 +167,6 @@ class HostExclusive(Policy):
         return pool_pages
 
     # ------------------------------------------------------------ observation
-
-    def holds(self, guest, vpage, loc):
-        return loc in self.cache
-
-    def double_cached(self, guest, vpages, locs):
-        return sum(map(self.cache.__contains__, locs))
-
-    def used_pages(self):
-        return len(self.cache)
 
     def guest_pages(self, guest):
         return self.held[guest]

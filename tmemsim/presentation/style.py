@@ -22,13 +22,16 @@ POLICY_COLORS: Mapping[str, str] = MappingProxyType(
     {
         "none": "#666666",
         "host-cache": "#0072B2",
+        "host-exclusive": "#CC79A7",  # reddish purple: apart from host-cache's blue
         "tmem": "#D55E00",
         "dedup": "#009E73",
     }
 )
 
 # Unknown policies (variants such as "tmem+shared") draw from the Okabe–Ito colours left over,
-# extended with dark Tol "muted" colours so several variants rarely have to share one.
+# extended with dark Tol "muted" colours so several variants rarely have to share one. (It keeps
+# host-exclusive's, so that no variant's colour moved when that kind got it; policy_colors
+# gives a variant a free colour when both are in one comparison.)
 FALLBACK_PALETTE: tuple[str, ...] = (
     "#E69F00",
     "#56B4E9",

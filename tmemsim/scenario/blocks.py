@@ -13,9 +13,9 @@ that the sweep applies the same ones, with the same words, to the arguments it i
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_serializer, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_serializer, model_validator
 
 from ..fields import Strict
 from ..infra import dotted
@@ -50,14 +50,19 @@ def policy_names(value) -> list[str] | None:
     return value
 
 
+# the keys both blocks have, checked alike
+Replications = Annotated[int, BeforeValidator(check_replications)]
+PolicyNames = Annotated[list[str] | None, BeforeValidator(policy_names)]
+
+
 class SweepBlock(Strict):
     """`sweep:` — setting paths and their values (a list or a range, linspace or geomspace),
     how they combine, replications, policies and the metrics save() draws."""
 
     parameters: dict[str, Any] = Field(default_factory=dict)
     mode: str = "grid"
-    replications: int = 1
-    policies: list[str] | None = None
+    replications: Replications = 1
+    policies: PolicyNames = None
     metrics: list[str] | None = None
 
     @field_validator("parameters", mode="before")
@@ -73,16 +78,6 @@ class SweepBlock(Strict):
     @classmethod
     def _mode(cls, value):
         return check_mode(value)
-
-    @field_validator("replications", mode="before")
-    @classmethod
-    def _replications(cls, value):
-        return check_replications(value)
-
-    @field_validator("policies", mode="before")
-    @classmethod
-    def _policies(cls, value):
-        return policy_names(value)
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -122,10 +117,10 @@ class RegressBlock(Strict):
     setting may be named."""
 
     settings: dict[str, Any] = Field(default_factory=dict)
-    policies: list[str] | None = None
+    policies: PolicyNames = None
     metrics: list[str] | None = None
     tolerance: dict[str, Any] = Field(default_factory=dict)
-    replications: int = 1
+    replications: Replications = 1
     confidence: float = Field(0.95, gt=0, lt=1)
 
     @model_validator(mode="before")
@@ -135,11 +130,6 @@ class RegressBlock(Strict):
             return value
         own = {k: v for k, v in value.items() if k in REGRESS_KEYS}
         return {**own, "settings": {k: v for k, v in value.items() if k not in REGRESS_KEYS}}
-
-    @field_validator("policies", mode="before")
-    @classmethod
-    def _policies(cls, value):
-        return policy_names(value)
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -153,11 +143,6 @@ class RegressBlock(Strict):
     @classmethod
     def _tolerance(cls, value):
         return check_tolerance(value)
-
-    @field_validator("replications", mode="before")
-    @classmethod
-    def _replications(cls, value):
-        return check_replications(value)
 
     @model_serializer(mode="plain")
     def _as_written(self) -> dict[str, Any]:

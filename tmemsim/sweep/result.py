@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..infra.atomic import claim_in_place, marked, stage, write_atomic
+from ..infra.atomic import claim_in_place, meta_json, stage, write_atomic
 from .spec import DEFAULT_PLOT_METRICS
 from .stats import summarize
 
@@ -78,8 +78,7 @@ class SweepResult:
         write_atomic(d / "sweep.parquet", lambda p: self.table.to_parquet(p, index=False))
         write_atomic(d / "sweep_summary.csv", lambda p: self.summary.to_csv(p, index=False))
         write_atomic(d / "failures.csv", lambda p: self.failures.to_csv(p, index=False))
-        write_atomic(d / "meta.json", lambda p: Path(p).write_text(
-            json.dumps(marked(self.meta, "sweep"), indent=2, default=str) + "\n"))
+        write_atomic(d / "meta.json", lambda p: Path(p).write_text(meta_json(self.meta, "sweep")))
         if self.scenario_yaml:
             write_atomic(d / "scenario.yaml", lambda p: Path(p).write_text(self.scenario_yaml))
         if plots and not self.table.empty:
