@@ -1,4 +1,4 @@
-"""Many-guest hosts: cost per request, SimPy events per miss and the census's share, as JSON lines.
+"""Many-guest hosts: cost per request, events and turns per miss, the census's share: JSON lines.
 
 The workload is scenarios/cow-clones.yaml's (CoW clones of one 1 GiB base image, Zipf 0.8 over
 50,000 pages, 2% writes, 100 us think time), with 256 MiB page caches, a pool of 32 MiB per
@@ -7,9 +7,14 @@ under none, host-cache and tmem. One line per (guests, policy):
 
 - us_per_request: CPU microseconds (process time: on a shared machine wall time measures the
   neighbours) per request of the run with sampling (cow-clones' 250 ms).
-- events_per_miss: every SimPy event the run processed (each `Environment.step`: the guests'
-  wake-ups, the sampler's and the host ticker's, the processes' start and end) per guest
-  page-cache miss (reads that missed plus writes and other operations, which reach the host).
+- events_per_miss: every SimPy event the run processed (each `Environment.step`: the
+  sampler's and the host ticker's wake-ups, the dispatcher's yields to them, the processes'
+  start and end) per guest page-cache miss (reads that missed plus writes and other
+  operations, which reach the host). Guests take their turns outside SimPy (model/turns.py),
+  so their wake-ups are not SimPy events; they are counted apart:
+- turns_per_miss: guest wake-ups (the dispatcher's turns, RunOutput.events) per miss; each was
+  a SimPy event before the dispatcher. With many guests a miss must come before every other
+  guest's next action, so it takes about one turn.
 - census_share: (time with sampling - time without) / time with sampling, where "without" is
   the same run with a sample interval beyond its end: only the run's last sample is taken
   (every run takes that one).
@@ -91,9 +96,10 @@ def measure(guests: int, policy: str, requests: int, repeat: int) -> dict:
     return {"guests": guests, "policy": policy,
             "us_per_request": round(best / total * 1e6, 3),
             "events_per_miss": round(events / misses, 4),
+            "turns_per_miss": round(out.events / misses, 4),
             "census_share": round((best - base) / best, 4),
             "requests": total, "misses": misses, "events": events,
-            "model_events": out.events,
+            "turns": out.events,
             "seconds_sampled": [round(x, 3) for x in with_s],
             "seconds_unsampled": [round(x, 3) for x in without_s]}
 

@@ -6,6 +6,8 @@ priority rank makes that order independent of when each wake-up was scheduled.
 
 from __future__ import annotations
 
+import heapq
+
 from simpy.events import Event
 
 
@@ -22,7 +24,21 @@ class At(Event):
         env.schedule(self, rank, delay)
 
 
-def next_event_time(env) -> float:
-    """When the next scheduled event of the whole world is due (inf if none)."""
-    queue = env._queue  # SimPy's heap; peek() without the method call, on the hot path
-    return queue[0][0] if queue else float("inf")
+class Until(Event):
+    """An At due at exactly `time`: not now + (time - now), which may round away from it."""
+
+    __slots__ = ()
+
+    def __init__(self, env, time: float, rank: int):
+        self.env = env
+        self.callbacks = []
+        self._value = None
+        self._ok = True
+        # Environment.schedule, with the time given instead of a delay from now
+        heapq.heappush(env._queue, (time, rank, next(env._eid), self))
+
+
+def event_queue(env) -> list:
+    """SimPy's heap of scheduled events, (time, priority, serial, event): the dispatcher of
+    guest turns (model/turns.py) peeks at it on every turn, without peek()'s method call."""
+    return env._queue

@@ -1,9 +1,9 @@
 """A guest: its page cache, dirty pages, threads or arrivals, and the flusher, on its own clock.
 
-A guest serves requests on a local clock and only yields to SimPy when its next action is not
-earlier than the next event anywhere else (README, "Speed"): a page-cache hit, or a miss
-whose completion is already known, costs no SimPy event. `batched=False` yields before every
-action and must give identical results.
+A guest serves requests on a local clock and only waits for its turn (model/turns.py) when its
+next action is not earlier than the next event anywhere else (README, "Speed"): a page-cache
+hit, or a miss whose completion is already known, costs no wake-up. `batched=False` yields to
+SimPy before every action and must give identical results.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .agenda import (
 )
 from .anon import AnonMemory
 from .background import Background
-from .clock import At, next_event_time
+from .clock import At
 from .file_writes import FileWrites
 from .guest_readahead import GuestReadahead
 from .metrics import LatencyHistogram
@@ -57,7 +57,8 @@ class Guest(FileWrites, Background):
         self.sync = spec.workload.sync
         self.file_pages = spec.workload.file_pages
         self.remaining = config.budget if config.budget is not None else 1 << 62
-        self.events = 0
+        self.events = 0  # wake-ups: SimPy events (unbatched) or turns (model/turns.py)
+        self.world = -INF  # in a turn: when the next event of anyone else is due (turns.py)
         self.last_end = 0.0  # when the guest's latest request completed
         self.open_serial = 0
         self.agenda: list = []
@@ -97,6 +98,8 @@ class Guest(FileWrites, Background):
     # ------------------------------------------------------------ the SimPy process
 
     def process(self):
+        """The unbatched engine's SimPy process, the reference: a SimPy event before every
+        action. The batched engine gives guests turns without one (model/turns.py)."""
         env, agenda, rank = self.env, self.agenda, self.rank
         while agenda:
             t, order, action, arg = agenda[0]
@@ -105,9 +108,8 @@ class Guest(FileWrites, Background):
             # background work (order below every thread's) outlives none of the guest's requests
             if (order < ORDER_THREAD or self.remaining <= 0) and self.requests_done():
                 return
-            if not self.batched or t >= next_event_time(env):
-                self.events += 1
-                yield At(env, t - env.now, rank)
+            self.events += 1
+            yield At(env, t - env.now, rank)
             heapq.heappop(agenda)
             action(t, arg)
             if self.checker is not None:
@@ -140,7 +142,14 @@ class Guest(FileWrites, Background):
         a hit. So the read hit and the read miss are served inline, with everything they need in
         locals; other operations (writes, truncates, anonymous memory) go to `_dispatch`.
         """
-        local, world = self._bounds()
+        if self.batched and self.checker is None:  # _bounds(), inlined: once a turn
+            world, local, agenda = self.world, self.observer.next_time, self.agenda
+            if self.horizon < local:
+                local = self.horizon
+            if agenda and agenda[0][0] < local:
+                local = agenda[0][0]
+        else:
+            local = world = -INF
         if not chosen and t >= local:
             self.later(t, th)
             return
@@ -282,7 +291,7 @@ class Guest(FileWrites, Background):
         agenda = self.agenda
         if agenda and agenda[0][0] < local:
             local = agenda[0][0]
-        return local, next_event_time(self.env)
+        return local, self.world
 
     def later(self, t: float, th: Thread) -> None:
         if t < self.horizon:

@@ -24,6 +24,7 @@ from .hypervisor import Hypervisor
 from .invariants import check_action, check_get, check_sample
 from .ksm import Ksm, ksm_settings
 from .metrics import GuestCounters, LatencyHistogram
+from .turns import Turns
 
 RANK_OBSERVER = 0  # sampler and warm-up reset go first at a tie: they see the state before it
 RANK_HOST = 1
@@ -334,14 +335,17 @@ class World:
     def run(self) -> RunOutput:
         env = self.env
         wall = time.perf_counter()
-        procs = [env.process(g.process()) for g in self.guests]
+        if self.scenario.engine == "batched":  # one process gives the guests their turns
+            guests = env.process(Turns(env, self.guests).run())
+        else:  # the reference: a process per guest, a SimPy event per action
+            guests = env.all_of([env.process(g.process()) for g in self.guests])
         env.process(self._observer())
         tick = self.policy.tick_interval
         if tick:
             env.process(self._host_ticker(tick))
         if self.ksm is not None:
             env.process(self._ksm_scanner())
-        env.run(until=env.all_of(procs))  # a guest stops at the horizon or when it is done
+        env.run(until=guests)  # a guest stops at the horizon or when it is done
         end = self.end()
         if end > env.now:  # the host's ticks and the samples due before the end
             env.run(until=end)

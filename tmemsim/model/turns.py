@@ -1,0 +1,104 @@
+"""Guests take turns in front of SimPy: one dispatcher, no SimPy event per guest wake-up.
+
+With many guests, every miss must come before every other guest's next action (it reaches the
+hypervisor and the disks), so a guest gets about one miss in before it must wait: a wake-up per
+miss. As a SimPy event each, a wake-up cost more than the miss itself. Here the waiting guests
+sit in one heap keyed (time, rank), and one SimPy process gives the earliest its turn directly;
+it yields to SimPy only when an event of SimPy's (the observer, the host ticker, KSM's scanner)
+is due first, with an event at exactly that guest's (time, rank).
+
+The order is the one a SimPy process per guest gives (`engine: unbatched`, Guest.process, the
+reference): SimPy orders events by (time, priority, insertion), every guest waited at its own
+rank, the other processes' ranks are below every guest's, and a guest's wake-up time is
+computed as SimPy computed it. A guest's `world` bound, the next event of anyone else, is the
+earliest other guest's turn or SimPy's next event; it cannot move during a turn (guests
+schedule nothing in SimPy), so the dispatcher hands it over once per turn.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from .agenda import ORDER_THREAD
+from .clock import Until, event_queue
+
+INF = float("inf")
+
+
+class Turns:
+    """The guests' turns: `run()` is the one SimPy process that gives them."""
+
+    def __init__(self, env, guests):
+        self.env = env
+        self.waiting: list = []  # (time, rank, guest): every guest that has not stopped
+        self.events = event_queue(env)  # SimPy's own heap: (time, priority, serial, event)
+        for g in guests:
+            # at time 0 every guest waits for its first action (the unbatched processes start
+            # together, so each sees the others' starts due)
+            g.world = -INF
+            due = run_on(g, 0.0)
+            if due is not None:
+                heapq.heappush(self.waiting, (due, g.rank, g))
+
+    def run(self):
+        """Give turns in (time, rank) order until every guest has stopped: each runs the action
+        it waited for, then on while nothing else can come first (run_on, inlined: a turn per
+        miss is most of a many-guest run's overhead)."""
+        env, waiting, events = self.env, self.waiting, self.events
+        pop, replace, thread = heapq.heappop, heapq.heapreplace, ORDER_THREAD
+        # SimPy's next event: its heap changes only while we yield (guests schedule nothing)
+        simpy = events[0][0] if events else INF
+        while waiting:
+            now, rank, g = waiting[0]
+            if simpy <= now:  # SimPy's ranks are below every guest's: it goes first at a tie
+                yield Until(env, now, rank)
+                simpy = events[0][0] if events else INF
+            # g stays at the heap's root during its turn: the next other guest is a child of it
+            n = len(waiting)
+            world = waiting[1][0] if n > 1 else INF
+            if n > 2 and waiting[2][0] < world:
+                world = waiting[2][0]
+            if simpy < world:
+                world = simpy
+            g.world = world
+            agenda, checker, horizon = g.agenda, g.checker, g.horizon
+            t, _, action, arg = pop(agenda)
+            action(t, arg)
+            if checker is not None:
+                checker()
+            while agenda:
+                t, order, action, arg = agenda[0]
+                if t >= horizon or (order < thread or g.remaining <= 0) and g.requests_done():
+                    pop(waiting)  # g has stopped
+                    break
+                if t >= world:
+                    g.events += 1
+                    replace(waiting, (now + (t - now), rank, g))
+                    break
+                pop(agenda)
+                action(t, arg)
+                if checker is not None:
+                    checker()
+            else:
+                pop(waiting)
+
+
+def run_on(g, now: float) -> float | None:
+    """Guest g's actions from `now` on while each is due before g.world; returns when its next
+    turn is due (as SimPy computed a wake-up's time: now + (t - now)), None once it stopped."""
+    agenda, horizon, world = g.agenda, g.horizon, g.world
+    while agenda:
+        t, order, action, arg = agenda[0]
+        if t >= horizon:
+            return None
+        # background work (order below every thread's) outlives none of the guest's requests
+        if (order < ORDER_THREAD or g.remaining <= 0) and g.requests_done():
+            return None
+        if t >= world:
+            g.events += 1
+            return now + (t - now)
+        heapq.heappop(agenda)
+        action(t, arg)
+        if g.checker is not None:
+            g.checker()
+    return None
