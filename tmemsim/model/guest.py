@@ -24,6 +24,7 @@ from .background import Background
 from .clock import At
 from .file_writes import FileWrites
 from .guest_readahead import GuestReadahead
+from .hypervisor import unheard_eviction
 from .metrics import LatencyHistogram
 
 INF = float("inf")
@@ -413,7 +414,7 @@ class Guest(FileWrites, Background):
         self.ksm = ksm
         if not self.observed:
             self.observed = True
-            self.hv_evicted = _unheard
+            self.hv_evicted = unheard_eviction
 
     # ------------------------------------------------------------ memory balancing
 
@@ -473,7 +474,3 @@ class Guest(FileWrites, Background):
             self.census.left(self.index, self.base_loc | vpage)
             self.census.entered(self.index, self.own_loc | vpage)
 
-
-def _unheard(guest: int, vpage: int, loc: int, data: int, t: float) -> float:
-    """The eviction call of a policy that does not observe evictions, when KSM does."""
-    return 0.0

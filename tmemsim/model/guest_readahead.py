@@ -34,6 +34,7 @@ import heapq
 from ..policies.base import READ_DISK
 from ..policies.readahead import Readahead
 from .agenda import ORDER_OPEN
+from .hypervisor import unheard_eviction
 
 
 class _Unmarked:
@@ -48,11 +49,6 @@ class _Unmarked:
 
     def __contains__(self, key) -> bool:
         return key in self.members and key not in self.marks
-
-
-def _unheard(guest: int, vpage: int, loc: int, data: int, t: float) -> float:
-    """The eviction call of a policy that does not observe evictions."""
-    return 0.0
 
 
 class GuestReadahead:
@@ -80,7 +76,7 @@ class GuestReadahead:
         guest.touch = touch_counted
         # every eviction must be heard (a wasted page is one evicted unread), so every one goes
         # through Guest.evict and its put cannot wait in the hypervisor (put_later) unheard
-        self.heard = guest.hv_evicted if guest.observed else _unheard
+        self.heard = guest.hv_evicted if guest.observed else unheard_eviction
         guest.hv_evicted = self.evicted
         guest.observed = True
         guest.put_outcome = None
