@@ -374,16 +374,24 @@ class Guest(FileWrites, Background):
         if vpage in cache:
             cache.get(vpage)
             return t
+        cost = self.enter(t, vpage, data)
+        return t if cost is None else t + cost
+
+    def enter(self, t: float, vpage: int, data: int) -> float | None:
+        """The bytes `data` of the uncached file page vpage arrived at t (a miss's read, a
+        readahead's): they enter the cache unless the guest wrote the page since (older bytes
+        never replace newer), after a copy in the private pool is flushed, and the victim
+        leaves as any eviction does. Returns the CPU cost, or None if the page did not enter."""
         if data != self.versions.get(vpage, 0):
-            return t
+            return None
         cost = 0.0
         if self.observed and self.hv.holds_private(self.index, vpage, t):
             loc = self.gdisk.location(vpage, data != 0)
             cost = self.hv.invalidate(self.index, [(vpage, loc)], t)
-        victim = cache.insert(vpage)
+        victim = self.cache.insert(vpage)
         if self.census is not None:
             self.census_update(vpage, victim)
-        return t + cost if victim is None else t + cost + self.evict(t, victim[0])
+        return cost if victim is None else cost + self.evict(t, victim[0])
 
     def evict(self, t: float, vpage: int) -> float:
         """A page leaves the cache: write it back if dirty, then (tmem) put it. Returns CPU cost."""

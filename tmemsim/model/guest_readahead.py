@@ -169,17 +169,6 @@ class GuestReadahead:
                 unhit.add(vpage)
 
     def _enter(self, t: float, vpage: int, data: int) -> bool:
-        """As Guest's fill, without a read: a page cached meanwhile (written) stays as it is,
-        bytes older than the guest's last write do not enter, and a copy in the guest's
-        private pool (evicted and put meanwhile) is flushed first. True if it entered."""
-        g = self.guest
-        if vpage in self.members or data != g.versions.get(vpage, 0):
-            return False
-        if g.hv.holds_private(g.index, vpage, t):
-            g.hv.invalidate(g.index, [(vpage, g.location_of(vpage))], t)
-        victim = g.cache.insert(vpage)
-        if g.census is not None:
-            g.census_update(vpage, victim)
-        if victim is not None:
-            g.evict(t, victim[0])
-        return True
+        """As a miss's fill, without a read (Guest.enter): a page cached meanwhile (written)
+        stays as it is. True if it entered."""
+        return vpage not in self.members and self.guest.enter(t, vpage, data) is not None
