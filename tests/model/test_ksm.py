@@ -168,7 +168,8 @@ def test_a_page_merges_when_seen_unchanged_on_a_second_scan():
     k.check_deep()
 
 
-def test_a_stable_node_takes_a_new_page_at_once_and_a_write_breaks_it():
+def _one_merged_page():
+    """Copies whose guests 0 and 1 both hold page 1, merged after two scans: (world, ksm)."""
     w = _copies()
     _resident(w, 0, [1])
     _resident(w, 1, [1])
@@ -176,6 +177,11 @@ def test_a_stable_node_takes_a_new_page_at_once_and_a_write_breaks_it():
     k.wake(0.0)
     k.wake(0.0)
     assert k.pages_sharing == 1
+    return w, k
+
+
+def test_a_stable_node_takes_a_new_page_at_once_and_a_write_breaks_it():
+    w, k = _one_merged_page()
     _resident(w, 2, [1])
     k.wake(0.0)  # seen once only, but its content is in a stable node: it joins at once
     assert (k.pages_shared, k.pages_sharing) == (1, 2)
@@ -223,13 +229,7 @@ def test_the_memory_accounting_holds_while_merging():
 
 
 def test_a_truncated_merged_page_leaves_the_merge_without_a_cow_break():
-    w = _copies()
-    _resident(w, 0, [1])
-    _resident(w, 1, [1])
-    k = w.ksm
-    k.wake(0.0)
-    k.wake(0.0)
-    assert k.pages_sharing == 1
+    w, k = _one_merged_page()
     w.guests[0].truncate(1.0, 1)  # drops the file's pages, then writes them anew
     assert (k.pages_sharing, k.cow_breaks) == (0, [0, 0, 0])
     k.check_deep()
