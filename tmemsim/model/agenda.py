@@ -19,13 +19,15 @@ ORDER_OPEN = 1 << 40  # + request serial: each outstanding open-loop request has
 class Thread:
     """One closed-loop thread, or the open-loop arrival process, and its request stream."""
 
-    __slots__ = ("order", "stream", "ops", "pages", "gaps", "dups", "i", "n", "closed", "ended")
+    __slots__ = ("order", "stream", "ops", "pages", "gaps", "dups", "i", "n", "closed", "ended",
+                 "serve")
 
     def __init__(self, order: int, stream, closed: bool):
         self.order, self.stream, self.closed = order, stream, closed
         self.ops = self.pages = self.gaps = self.dups = ()
         self.i = self.n = 0
         self.ended = False
+        self.serve = None  # its turn's action, serve(t, thread, chosen): Guest._server
 
     def refill(self) -> bool:
         """The stream's next chunk; False when the stream has ended."""
