@@ -4,6 +4,10 @@ requests it holds.
 An agenda entry is (time, order, action, argument); at equal times the lower order goes first,
 so background work (the flusher, churn, ballooning, phase switches) comes before requests, and
 requests in thread order, then open-loop arrivals in the order they arrived.
+
+A thread's turn is the entry whose argument is the Thread: (t, order, thread.serve, thread).
+An action returns None, except a thread's turn that ended because its next request must wait
+for the world: that returns the request's time, then the guest's next action (model/turns.py).
 """
 
 from __future__ import annotations

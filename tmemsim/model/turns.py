@@ -12,7 +12,9 @@ reference): SimPy orders events by (time, priority, insertion), every guest wait
 rank, the other processes' ranks are below every guest's, and a guest's wake-up time is
 computed as SimPy computed it. A guest's `world` bound, the next event of anyone else, is the
 earliest other guest's turn or SimPy's next event; it cannot move during a turn (guests
-schedule nothing in SimPy), so the dispatcher hands it over once per turn.
+schedule nothing in SimPy), so the dispatcher hands it over once per turn. Most turns end with
+the thread's next request waiting for the world; the thread's action then returns that time
+(model/agenda.py), and the guest is re-keyed without another look at its agenda.
 """
 
 from __future__ import annotations
