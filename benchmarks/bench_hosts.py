@@ -18,8 +18,10 @@ under none, host-cache and tmem. One line per (guests, policy):
 - census_share: (time with sampling - time without) / time with sampling, where "without" is
   the same run with a sample interval beyond its end: only the run's last sample is taken
   (every run takes that one).
-Each run is timed --repeat times, with and without sampling alternating; the fastest of each
-is kept (the machine is shared).
+Each configuration is timed --repeat times, with and without sampling alternating, each repeat
+going round every (guests, policy) before the next begins; a timed sample of a configuration
+with fewer guests than the largest is (largest // guests) runs back to back (runs_per_sample),
+so every sample covers about the same work; the fastest sample of each is kept (measure()).
 Usage: python benchmarks/bench_hosts.py [--guests 1,4,16,64] [--policies none,host-cache,tmem]
        [--requests N] [--repeat K] [--profile GUESTS:POLICY]
 """
@@ -82,24 +84,53 @@ def run_counted(s):
     return time.process_time() - t0, out, count[0]
 
 
-def measure(guests: int, policy: str, requests: int, repeat: int) -> dict:
-    sampled = tmemsim.load_scenario(scenario(guests, policy, requests, "250ms"))
-    unsampled = tmemsim.load_scenario(scenario(guests, policy, requests, "1000000s"))
-    with_s, without_s = [], []
+def timed(s, runs: int):
+    """`runs` runs of s back to back: (their CPU seconds together, the last's RunOutput and
+    SimPy events)."""
+    total = 0.0
+    for _ in range(runs):
+        seconds, out, events = run_counted(s)
+        total += seconds
+    return total, out, events
+
+
+def measure(configs: list, requests: int, repeat: int) -> list[dict]:
+    """One JSON row per (guests, policy).
+
+    The machine is shared and its speed drifts, by half between runs at times, so:
+    - the repeats go round every configuration in turn, and a slow spell falls on all of them;
+    - every timed sample covers about the same work: a configuration with fewer guests than
+      the largest is run (largest // guests) times back to back per sample. Else a one-guest
+      run, a sixteenth of a 16-guest run's length, would get sixteen times the chance of
+      falling in a quiet spell, and the fastest sample of each would compare unlike things.
+    """
+    most = max(guests for guests, _ in configs)
+    runs = {}
+    for guests, policy in configs:
+        runs[guests, policy] = {
+            "sampled": tmemsim.load_scenario(scenario(guests, policy, requests, "250ms")),
+            "unsampled": tmemsim.load_scenario(scenario(guests, policy, requests, "1000000s")),
+            "runs": max(1, most // guests), "with": [], "without": []}
     for _ in range(repeat):
-        wall, out, events = run_counted(sampled)
-        with_s.append(wall)
-        without_s.append(run_counted(unsampled)[0])
+        for r in runs.values():
+            seconds, r["out"], r["events"] = timed(r["sampled"], r["runs"])
+            r["with"].append(seconds)
+            r["without"].append(timed(r["unsampled"], r["runs"])[0])
+    return [row(guests, policy, r) for (guests, policy), r in runs.items()]
+
+
+def row(guests: int, policy: str, r: dict) -> dict:
+    out, events, with_s, without_s = r["out"], r["events"], r["with"], r["without"]
     total = sum(c["requests"] for c in out.counters)
     misses = total - sum(c["guest_hits"] for c in out.counters)
     best, base = min(with_s), min(without_s)
     return {"guests": guests, "policy": policy,
-            "us_per_request": round(best / total * 1e6, 3),
+            "us_per_request": round(best / (total * r["runs"]) * 1e6, 3),
             "events_per_miss": round(events / misses, 4),
             "turns_per_miss": round(out.events / misses, 4),
             "census_share": round((best - base) / best, 4),
             "requests": total, "misses": misses, "events": events,
-            "turns": out.events,
+            "turns": out.events, "runs_per_sample": r["runs"],
             "seconds_sampled": [round(x, 3) for x in with_s],
             "seconds_unsampled": [round(x, 3) for x in without_s]}
 
@@ -121,9 +152,9 @@ def main() -> None:
         profiler.runcall(world.run)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return
-    for guests in (int(g) for g in args.guests.split(",")):
-        for policy in args.policies.split(","):
-            print(json.dumps(measure(guests, policy, args.requests, args.repeat)), flush=True)
+    configs = [(int(g), p) for g in args.guests.split(",") for p in args.policies.split(",")]
+    for line in measure(configs, args.requests, args.repeat):
+        print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ MAX_FUNCTION_LINES = 60
 # The long functions, kept whole because splitting them costs a Python call per request on a
 # hot path (docs/architecture.md, "Long functions"; each one's docstring says why): the guest's
 # hit loop, and its twin in the curves' timed replay (split, it took 31% more CPU).
-LONG_FUNCTIONS = {"tmemsim.model.guest.Guest._start",
+LONG_FUNCTIONS = {"tmemsim.model.guest.Guest._server", "tmemsim.model.guest.Guest._server.serve",
                   "tmemsim.analysis.curves.timed_replay.run_timed"}
 
 # Layers, lowest first (docs/architecture.md, "Layers"): a module imports, at module level,

@@ -22,6 +22,7 @@ from .agenda import (
 from .anon import AnonMemory
 from .background import Background
 from .clock import At
+from .double_caching import DoubleCaching
 from .file_writes import FileWrites
 from .guest_readahead import GuestReadahead
 from .hypervisor import unheard_eviction
@@ -30,12 +31,13 @@ from .metrics import LatencyHistogram
 INF = float("inf")
 
 
-class Guest(FileWrites, Background):
+class Guest(FileWrites, Background, DoubleCaching):
     """One guest's page cache, dirty pages, requests and background work, on its own clock.
 
     `config` is what the world laid out for it (GuestConfig); `observer` the little it needs of
     the world (config.Observer). Its anonymous memory is a companion (`anon`, model/anon.py);
-    its file writes (file_writes.py) and background work (background.py) are mixins.
+    its file writes (file_writes.py), background work (background.py) and its part in the
+    double-caching count (double_caching.py) are mixins.
     """
 
     def __init__(self, env, config, hypervisor, contents, observer):
@@ -71,7 +73,8 @@ class Guest(FileWrites, Background):
         first = spec.workload.start_delay()  # a trace's time_shift
         for th in self.threads:
             if th.refill():
-                self.agenda.append((first, th.order, self._start, th))
+                th.serve = self._start  # until its first turn binds its server
+                self.agenda.append((first, th.order, th.serve, th))
         self.schedule_background(config.churn_rng)
         heapq.heapify(self.agenda)
 
@@ -123,15 +126,20 @@ class Guest(FileWrites, Background):
         is dropped, so nothing of the guest's happens after its last request's end."""
         if self.remaining > 0 and not all(th.ended for th in self.threads):
             return False
-        start = self._start
-        return all(action == start for _, order, action, _ in self.agenda
-                   if order >= ORDER_THREAD)
+        return all(isinstance(arg, Thread) for _, order, _, arg in self.agenda
+                   if order >= ORDER_THREAD)  # a thread's turn is the entry that holds it
 
     # ------------------------------------------------------------ requests
 
-    def _start(self, t: float, th: Thread, chosen: bool = True) -> None:
-        """Serve th's request due at t (the agenda chose it), then every following one that is
-        due before anything else could interfere with it.
+    def _start(self, t: float, th: Thread, chosen: bool = True) -> float | None:
+        """th's first turn. The world has wired the guest by now (its census, checker, KSM's
+        scanner, the checked read), so th's server binds what its hot path needs, once."""
+        th.serve = self._server(th)
+        return th.serve(t, th, chosen)
+
+    def _server(self, th: Thread):
+        """th's server: `serve(t, th, chosen=True)` serves th's request due at t (the agenda
+        chose it), then every following one that is due before anything else could interfere.
 
         A read hit touches only this guest's cache, so it need only wait for this guest's own
         agenda and the observer (`local`); anything that reaches the hypervisor (a miss, a write,
@@ -140,138 +148,149 @@ class Guest(FileWrites, Background):
 
         This is the one long function of tmemsim, on purpose: it is the hot path (a run spends
         most of its time here), and a Python call per request would cost more than the rest of
-        a hit. So the read hit and the read miss are served inline, with everything they need in
-        locals; other operations (writes, truncates, anonymous memory) go to `_dispatch`.
+        a hit. So the read hit and the read miss are served inline, with everything they need
+        bound in the server's closure; other operations (writes, truncates, anonymous memory)
+        go to `_dispatch`. With many guests a turn is about one miss (model/turns.py), so what a
+        call sets up is kept to the bounds and the thread's position: binding the rest once, in
+        the closure, took a third of a many-guest turn's cost.
         """
-        if self.batched and self.checker is None:  # _bounds(), inlined: once a turn
-            world, local, agenda = self.world, self.observer.next_time, self.agenda
-            if self.horizon < local:
-                local = self.horizon
-            if agenda and agenda[0][0] < local:
-                local = agenda[0][0]
-        else:
-            local = world = -INF
-        if not chosen and t >= local:
-            self.later(t, th)
-            return
-        cached, touch = self.cached, self.touch
-        hit_cost = self.hit_cost
-        closed = th.closed
-        ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, th.i, th.n
-        # The hit path is kept to a handful of bytecodes: requests are counted by index (passed
-        # + i - base), misses and other ops in their own branches, and hits end in the order
-        # they arrive, so the latest end among them is simply the last one's.
-        budget = self.remaining
-        passed = 0  # requests served from chunks already left behind
-        base = i
-        stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
-        misses = others = 0
-        # what a miss needs, in locals: the miss path is most of a run's time
+        guest, batched = self, self.batched and self.checker is None
+        observer, horizon, agenda, push, order = self.observer, self.horizon, self.agenda, heapq.heappush, th.order
+        cached, touch, hit_cost, closed = self.cached, self.touch, self.hit_cost, th.closed
+        # what a miss needs: the miss path is most of a run's time
         versions, dirty, observed, reading = self.versions, self.dirty, self.observed, self.reading
         base_loc, own_loc, cow = self.base_loc, self.own_loc, self.cow
         hv_read, cache_insert, record, index = self.hv_read, self.cache_insert, self.record, self.index
-        census, ahead = self.census, self.ahead
-        last = end = self.last_end
-        while True:
-            if i >= stop:
-                if i >= n:
-                    passed += i - base
-                    base = i
-                    if not th.refill():
-                        break
-                    self.hist.flush()
-                    ops, pages, gaps, n = th.ops, th.pages, th.gaps, th.n
-                    i = base = 0
-                if passed + i - base >= budget:  # the request budget is spent
-                    break
-                left = budget - (passed + i - base)
-                stop = n if n - i <= left else i + left
-            if ops[i]:
-                # the first request of a chosen run ignores the world bound
-                if t >= world and (passed + i - base or not chosen):
-                    self.later(t, th)
-                    break
-                others += 1
-                end = self._dispatch(t, th, i, local, world)
-                if end is None:  # the request ends later, through the agenda
-                    end = last
-                    if closed:
-                        i += 1
-                        break
-                    local = min(local, self.agenda[0][0])
-                if end > last:
-                    last = end
+        census, ahead, counters = self.census, self.ahead, self.counters
+
+        def serve(t: float, _th: Thread, chosen: bool = True) -> float | None:
+            if batched:  # _bounds(), inlined: once a turn
+                world, local = guest.world, observer.next_time
+                if horizon < local:
+                    local = horizon
+                if agenda and agenda[0][0] < local:
+                    local = agenda[0][0]
             else:
-                vpage = pages[i]
-                if vpage in cached:
-                    touch(vpage)
-                    end = t + hit_cost
-                else:
-                    if t >= world and (passed + i - base or not chosen):
-                        self.later(t, th)
+                local = world = -INF
+            if not chosen and t >= local:
+                guest.later(t, th)
+                return
+            ops, pages, gaps, i, n = th.ops, th.pages, th.gaps, th.i, th.n
+            # The hit path is kept to a handful of bytecodes: requests are counted by index
+            # (passed + i - base), misses and other ops in their own branches, and hits end in
+            # the order they arrive, so the latest end among them is simply the last one's.
+            budget = guest.remaining
+            passed = 0  # requests served from chunks already left behind
+            base = i
+            stop = n if n - i <= budget else i + budget  # where the chunk or the budget ends
+            misses = others = 0
+            last = end = guest.last_end
+            due = None
+            while True:
+                if i >= stop:
+                    if i >= n:
+                        passed += i - base
+                        base = i
+                        if not th.refill():
+                            break
+                        guest.hist.flush()
+                        ops, pages, gaps, n = th.ops, th.pages, th.gaps, th.n
+                        i = base = 0
+                    if passed + i - base >= budget:  # the request budget is spent
                         break
-                    if ahead is not None and vpage in ahead.marks:  # the readahead marker: the
-                        local = ahead.marked(t, vpage, local)  # next window, then this read again
-                        continue
-                    misses += 1
-                    if vpage in reading:  # another read is bringing it in: wait on the page lock
-                        reading[vpage].append((th, t, gaps[i]))
-                        self.counters.page_lock_waits += 1
+                    left = budget - (passed + i - base)
+                    stop = n if n - i <= left else i + left
+                if ops[i]:
+                    # the first request of a chosen run ignores the world bound
+                    if t >= world and (passed + i - base or not chosen):
+                        guest.later(t, th)
+                        break
+                    others += 1
+                    end = guest._dispatch(t, th, i, local, world)
+                    if end is None:  # the request ends later, through the agenda
+                        end = last
                         if closed:
                             i += 1
                             break
-                        t += gaps[i]
-                        i += 1
-                        if t >= local:
-                            self.later(t, th)
-                            break
-                        continue
-                    written = versions.get(vpage, 0)
-                    loc = (base_loc if cow and not written else own_loc) | vpage
-                    if ahead is None:
-                        ready, data = hv_read(index, vpage, loc, t)
-                    else:  # the page alone or with a window (model/guest_readahead.py)
-                        ready, data, local = ahead.read(vpage, loc, t, local)
-                    if data != written:
-                        self.counters.stale_reads += 1
-                    # The page goes in now if nothing can come before it arrives: this guest's
-                    # agenda only, when its eviction can touch no one else (a transparent policy,
-                    # a clean victim), else the world too. An open loop keeps arriving meanwhile,
-                    # so its page waits in the agenda.
-                    if closed and ready < (local if local < world else self.entry_bound(local, world, vpage)):
-                        victim = cache_insert(vpage)
-                        if census is not None:  # census_update, inlined: one call a miss
-                            out = None if victim is None or victim[0] < 0 else victim[0]
-                            census.moved(index, loc, out if out is None else (
-                                base_loc if cow and out not in versions else own_loc) | out)
-                        end = ready
-                        # a clean file page leaves without a word unless evictions are observed
-                        if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
-                            end += (self.evict(ready, victim[0]) if ready < world or not observed
-                                    else self.put_later(ready, victim[0]))
-                        record(end - t)
+                        local = min(local, agenda[0][0])
+                    if end > last:
+                        last = end
+                else:
+                    vpage = pages[i]
+                    if vpage in cached:
+                        touch(vpage)
+                        end = t + hit_cost
                     else:
-                        reading[vpage] = []
-                        self.wait_for(ready, th, self._finish, (th, vpage, t, gaps[i], data))
-                        if closed:
-                            i += 1
+                        if t >= world and (passed + i - base or not chosen):
+                            if t < horizon:  # later(t, th), inlined: a many-guest turn ends here
+                                push(agenda, (t, order, serve, th))
+                                if t < local:  # then this turn is the guest's next action
+                                    due = t
                             break
-                        local = min(local, self.agenda[0][0])  # an open loop arrives on meanwhile
-            t = (end if closed else t) + gaps[i]
-            i += 1
-            if t >= local:
-                self.later(t, th)
-                break
-        if end > last:
-            last = end
-        served = passed + i - base
-        th.i = i
-        self.remaining -= served
-        self.last_end = last
-        c = self.counters
-        c.guest_hits += served - others - misses
-        c.requests += served
-        c.reads += served - others
+                        if ahead is not None and vpage in ahead.marks:  # the readahead marker:
+                            local = ahead.marked(t, vpage, local)  # next window, then this read
+                            continue
+                        misses += 1
+                        if vpage in reading:  # another read is bringing it in: the page lock
+                            reading[vpage].append((th, t, gaps[i]))
+                            counters.page_lock_waits += 1
+                            if closed:
+                                i += 1
+                                break
+                            t += gaps[i]
+                            i += 1
+                            if t >= local:
+                                guest.later(t, th)
+                                break
+                            continue
+                        written = versions.get(vpage, 0)
+                        loc = (base_loc if cow and not written else own_loc) | vpage
+                        if ahead is None:
+                            ready, data = hv_read(index, vpage, loc, t)
+                        else:  # the page alone or with a window (model/guest_readahead.py)
+                            ready, data, local = ahead.read(vpage, loc, t, local)
+                        if data != written:
+                            counters.stale_reads += 1
+                        # The page goes in now if nothing can come before it arrives: this
+                        # guest's agenda only, when its eviction can touch no one else (a
+                        # transparent policy, a clean victim), else the world too. An open loop
+                        # keeps arriving meanwhile, so its page waits in the agenda.
+                        if closed and ready < (local if local < world else guest.entry_bound(local, world, vpage)):
+                            victim = cache_insert(vpage)
+                            if census is not None:  # census_update, inlined: one call a miss
+                                out = None if victim is None or victim[0] < 0 else victim[0]
+                                census.moved(index, loc, out if out is None else (
+                                    base_loc if cow and out not in versions else own_loc) | out)
+                            end = ready
+                            # a clean file page leaves without a word unless evictions are observed
+                            if victim is not None and (observed or victim[0] < 0 or victim[0] in dirty):
+                                end += (guest.evict(ready, victim[0]) if ready < world or not observed
+                                        else guest.put_later(ready, victim[0]))
+                            record(end - t)
+                        else:
+                            reading[vpage] = []
+                            guest.wait_for(ready, th, guest._finish, (th, vpage, t, gaps[i], data))
+                            if closed:
+                                i += 1
+                                break
+                            local = min(local, agenda[0][0])  # an open loop arrives on meanwhile
+                t = (end if closed else t) + gaps[i]
+                i += 1
+                if t >= local:
+                    guest.later(t, th)
+                    break
+            if end > last:
+                last = end
+            served = passed + i - base
+            th.i = i
+            guest.remaining -= served
+            guest.last_end = last
+            counters.guest_hits += served - others - misses
+            counters.requests += served
+            counters.reads += served - others
+            return due
+
+        return serve
 
     def _dispatch(self, t: float, th: Thread, i: int, local: float, world: float):
         """Request i of th's chunk, not a read: a write, a truncate or an anonymous touch.
@@ -296,12 +315,12 @@ class Guest(FileWrites, Background):
 
     def later(self, t: float, th: Thread) -> None:
         if t < self.horizon:
-            heapq.heappush(self.agenda, (t, th.order, self._start, th))
+            heapq.heappush(self.agenda, (t, th.order, th.serve, th))
 
     def resume(self, t: float, th: Thread) -> None:
         """Continue th at t: now if nothing else can come first, else through the agenda."""
         if t < self._bounds()[0]:
-            self._start(t, th, chosen=False)
+            th.serve(t, th, False)
         else:
             self.later(t, th)
 
@@ -437,48 +456,3 @@ class Guest(FileWrites, Background):
     def grow_cache(self, pages: int) -> None:
         """Take `pages` more pages of page cache (ballooning up)."""
         self.cache.resize(self.cache.capacity + pages)
-
-    # ------------------------------------------------------------ observation
-
-    def double_cached(self) -> int:
-        """Pages in this guest's cache that hypervisor memory holds too: counted as pages move
-        if the policy's census is by location (model/census.py), else scanned."""
-        policy = self.hv.policy
-        if not policy.holds_guest_pages or policy.census_mode == "none":
-            return 0
-        if self.census is not None:
-            return self.census.counts[self.index]
-        return self.double_cached_scan()
-
-    def double_cached_scan(self) -> int:
-        """double_cached() by a pass over the cached pages (policy.double_cached)."""
-        policy = self.hv.policy
-        versions, own, base, cow = self.versions, self.own_loc, self.base_loc, self.cow
-        vpages = [vp for vp in self.cache.keys() if vp >= 0]
-        locs = [(base if cow and vp not in versions else own) | vp for vp in vpages]
-        return policy.double_cached(self.index, vpages, locs)
-
-    def location_of(self, vpage: int) -> int:
-        """Where the file page vpage is read from now: its CoW base block until written."""
-        return (self.base_loc if self.cow and vpage not in self.versions else self.own_loc) | vpage
-
-    def census_update(self, vpage: int | None, victim) -> None:
-        """For the census: file page vpage (if not None) entered the cache, and `victim` (what
-        an insert or a resize gave up: (key, value), or None) left it. Anonymous pages (keys
-        below 0) are no file's and never counted."""
-        versions, base, own, cow = self.versions, self.base_loc, self.own_loc, self.cow
-        loc = out = None
-        if vpage is not None and vpage >= 0:
-            loc = (base if cow and vpage not in versions else own) | vpage
-        if victim is not None and victim[0] >= 0:
-            key = victim[0]
-            out = (base if cow and key not in versions else own) | key
-        self.census.moved(self.index, loc, out)
-
-    def census_rewritten(self, vpage: int) -> None:
-        """For the census: the cached CoW page vpage was written for the first time, so it is
-        now its overlay's block, no longer the base's."""
-        if self.cow:
-            self.census.left(self.index, self.base_loc | vpage)
-            self.census.entered(self.index, self.own_loc | vpage)
-

@@ -39,7 +39,7 @@ from .hypervisor import unheard_eviction
 
 class _Unmarked:
     """The hit loop's membership test for a guest that reads ahead: a cached page carrying the
-    marker answers "not cached", so its read takes the miss branch (Guest._start), which reads
+    marker answers "not cached", so its read takes the miss branch (Guest._server), which reads
     the next window and then serves the read."""
 
     __slots__ = ("members", "marks")

@@ -12,7 +12,9 @@ reference): SimPy orders events by (time, priority, insertion), every guest wait
 rank, the other processes' ranks are below every guest's, and a guest's wake-up time is
 computed as SimPy computed it. A guest's `world` bound, the next event of anyone else, is the
 earliest other guest's turn or SimPy's next event; it cannot move during a turn (guests
-schedule nothing in SimPy), so the dispatcher hands it over once per turn.
+schedule nothing in SimPy), so the dispatcher hands it over once per turn. Most turns end with
+the thread's next request waiting for the world; the thread's action then returns that time
+(model/agenda.py), and the guest is re-keyed without another look at its agenda.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ class Turns:
 
     def __init__(self, env, guests):
         self.env = env
-        self.waiting: list = []  # (time, rank, guest): every guest that has not stopped
+        # (time, rank, guest): every guest that has not stopped, and below them two sentinels
+        # that never come up, so the root always has two children to take the world bound from
+        self.waiting: list = [(INF, INF, None), (INF, INF, None)]
         self.events = event_queue(env)  # SimPy's own heap: (time, priority, serial, event)
         for g in guests:
             # at time 0 every guest waits for its first action (the unbatched processes start
@@ -48,24 +52,30 @@ class Turns:
         pop, replace, thread = heapq.heappop, heapq.heapreplace, ORDER_THREAD
         # SimPy's next event: its heap changes only while we yield (guests schedule nothing)
         simpy = events[0][0] if events else INF
-        while waiting:
+        while True:
             now, rank, g = waiting[0]
+            if g is None:  # every guest has stopped: the sentinels are left
+                return
             if simpy <= now:  # SimPy's ranks are below every guest's: it goes first at a tie
                 yield Until(env, now, rank)
                 simpy = events[0][0] if events else INF
             # g stays at the heap's root during its turn: the next other guest is a child of it
-            n = len(waiting)
-            world = waiting[1][0] if n > 1 else INF
-            if n > 2 and waiting[2][0] < world:
-                world = waiting[2][0]
+            world, other = waiting[1][0], waiting[2][0]
+            if other < world:
+                world = other
             if simpy < world:
                 world = simpy
             g.world = world
-            agenda, checker, horizon = g.agenda, g.checker, g.horizon
+            agenda, checker = g.agenda, g.checker
             t, _, action, arg = pop(agenda)
-            action(t, arg)
+            due = action(t, arg)
             if checker is not None:
                 checker()
+            if due is not None:  # a thread's next request waits for the world: the guest's next
+                g.events += 1  # action, due after world and before its horizon (Guest._server)
+                replace(waiting, (now + (due - now), rank, g))
+                continue
+            horizon = g.horizon
             while agenda:
                 t, order, action, arg = agenda[0]
                 if t >= horizon or (order < thread or g.remaining <= 0) and g.requests_done():
