@@ -75,15 +75,14 @@ class Curves:
         built beside the target, renamed into place. out_dir: a path or a target staged by
         infra.atomic.stage(); an existing directory is replaced only with force, and only if
         tmemsim wrote it or it is empty."""
-        from ...infra.atomic import Staged, marked, stage
+        from ...infra.atomic import Staged, meta_json, stage
         from ...presentation.curve_figure import save_figure
 
         staged = out_dir if isinstance(out_dir, Staged) else stage(out_dir, force=force)
         with staged:
             tmp = staged.build
             self.table.to_parquet(tmp / "curves.parquet", index=False)
-            (tmp / "meta.json").write_text(
-                json.dumps(marked(self.meta, "curves"), indent=2, default=str) + "\n")
+            (tmp / "meta.json").write_text(meta_json(self.meta, "curves"))
             if self.scenario_yaml:
                 (tmp / "scenario.yaml").write_text(self.scenario_yaml)
             save_figure(self.plot(), tmp / "curve")
