@@ -131,6 +131,7 @@ def row(guests: int, policy: str, r: dict) -> dict:
             "census_share": round((best - base) / best, 4),
             "requests": total, "misses": misses, "events": events,
             "turns": out.events, "runs_per_sample": r["runs"],
+            # per timed sample: runs_per_sample runs together
             "seconds_sampled": [round(x, 3) for x in with_s],
             "seconds_unsampled": [round(x, 3) for x in without_s]}
 
