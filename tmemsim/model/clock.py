@@ -11,21 +11,9 @@ import heapq
 from simpy.events import Event
 
 
-class At(Event):
-    """A Timeout that carries a priority: the process with the lower rank goes first at a tie."""
-
-    __slots__ = ()
-
-    def __init__(self, env, delay: float, rank: int):
-        self.env = env
-        self.callbacks = []
-        self._value = None
-        self._ok = True
-        env.schedule(self, rank, delay)
-
-
 class Until(Event):
-    """An At due at exactly `time`: not now + (time - now), which may round away from it."""
+    """A wake-up at exactly `time` that carries a priority: the process with the lower rank goes
+    first at a tie. (Environment.schedule, with the time given instead of a delay from now.)"""
 
     __slots__ = ()
 
@@ -34,8 +22,17 @@ class Until(Event):
         self.callbacks = []
         self._value = None
         self._ok = True
-        # Environment.schedule, with the time given instead of a delay from now
         heapq.heappush(env._queue, (time, rank, next(env._eid), self))
+
+
+class At(Until):
+    """A Timeout that carries a priority: due `delay` from now, at now + delay as SimPy's
+    Timeout computes it (which may round away from a time the delay was taken from: Until)."""
+
+    __slots__ = ()
+
+    def __init__(self, env, delay: float, rank: int):
+        super().__init__(env, env.now + delay, rank)
 
 
 def event_queue(env) -> list:

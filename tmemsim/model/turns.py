@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 
-from .agenda import ORDER_THREAD
 from .clock import Until, event_queue
 
 INF = float("inf")
@@ -37,19 +36,19 @@ class Turns:
         self.waiting: list = [(INF, INF, None), (INF, INF, None)]
         self.events = event_queue(env)  # SimPy's own heap: (time, priority, serial, event)
         for g in guests:
-            # at time 0 every guest waits for its first action (the unbatched processes start
-            # together, so each sees the others' starts due)
-            g.world = -INF
-            due = run_on(g, 0.0)
-            if due is not None:
-                heapq.heappush(self.waiting, (due, g.rank, g))
+            # at time 0 every guest waits for its first action, as every unbatched process
+            # does (Guest.process: a wake-up, even at time 0)
+            if g.agenda:
+                t, order = g.agenda[0][:2]
+                if not g.stops_before(t, order):
+                    g.events += 1
+                    heapq.heappush(self.waiting, (t, g.rank, g))
 
     def run(self):
         """Give turns in (time, rank) order until every guest has stopped: each runs the action
-        it waited for, then on while nothing else can come first (run_on, inlined: a turn per
-        miss is most of a many-guest run's overhead)."""
+        it waited for, then on while nothing else can come first."""
         env, waiting, events = self.env, self.waiting, self.events
-        pop, replace, thread = heapq.heappop, heapq.heapreplace, ORDER_THREAD
+        pop, replace = heapq.heappop, heapq.heapreplace
         # SimPy's next event: its heap changes only while we yield (guests schedule nothing)
         simpy = events[0][0] if events else INF
         while True:
@@ -75,10 +74,9 @@ class Turns:
                 g.events += 1  # action, due after world and before its horizon (Guest._server)
                 replace(waiting, (now + (due - now), rank, g))
                 continue
-            horizon = g.horizon
             while agenda:
                 t, order, action, arg = agenda[0]
-                if t >= horizon or (order < thread or g.remaining <= 0) and g.requests_done():
+                if g.stops_before(t, order):
                     pop(waiting)  # g has stopped
                     break
                 if t >= world:
@@ -92,23 +90,3 @@ class Turns:
             else:
                 pop(waiting)
 
-
-def run_on(g, now: float) -> float | None:
-    """Guest g's actions from `now` on while each is due before g.world; returns when its next
-    turn is due (as SimPy computed a wake-up's time: now + (t - now)), None once it stopped."""
-    agenda, horizon, world = g.agenda, g.horizon, g.world
-    while agenda:
-        t, order, action, arg = agenda[0]
-        if t >= horizon:
-            return None
-        # background work (order below every thread's) outlives none of the guest's requests
-        if (order < ORDER_THREAD or g.remaining <= 0) and g.requests_done():
-            return None
-        if t >= world:
-            g.events += 1
-            return now + (t - now)
-        heapq.heappop(agenda)
-        action(t, arg)
-        if g.checker is not None:
-            g.checker()
-    return None
