@@ -134,3 +134,11 @@ class OldestOut(Cache):
             victim = d.popitem(False)  # last=False by position: a cheaper call, on every miss
         d[key] = value
         return victim
+
+    def next_victim(self, key):
+        # asked on every miss that may evict (Guest.entry_bound): the contract's default, without
+        # its two Python calls (__len__, first_out)
+        d = self._d
+        if len(d) < self.capacity or not self.capacity:
+            return None
+        return next(iter(d))

@@ -334,21 +334,22 @@ class Guest(FileWrites, Background, DoubleCaching):
         its put may wait in the hypervisor (a clean file page, an outcome the policy promises:
         put_later), else also the world's. (A promise needs a pool without persistent pages,
         so anonymous pages, whose entry also asks here, never take that branch.)"""
-        if local < world or not self.observed and (
-                not self.dirty and not self.anon.dirty or self._clean_victim(key)):
+        if local < world:
             return local
-        if self.put_outcome is not None and self.observed:
+        dirty = self.dirty
+        if self.observed:
+            if self.put_outcome is None:
+                return world
             victim = self.cache.next_victim(key)
-            if victim is None or (victim >= 0 and victim not in self.dirty):
-                return local
-        return world
-
-    def _clean_victim(self, key: int) -> bool:
-        """True if inserting a page now evicts nothing that must be written: no dirty file page,
-        no anonymous page without a current swap copy. Until this guest's next action (the local
-        bound) no one else touches its cache, so the victim then is the victim now."""
+            return local if victim is None or (victim >= 0 and victim not in dirty) else world
+        anon_dirty = self.anon.dirty
+        if not dirty and not anon_dirty:
+            return local
+        # Does inserting now evict something that must be written: a dirty file page, or an
+        # anonymous page without a current swap copy? Until this guest's next action (the local
+        # bound) no one else touches its cache, so the victim then is the victim now.
         victim = self.cache.next_victim(key)
-        return victim is None or (victim not in self.dirty and victim not in self.anon.dirty)
+        return local if victim is None or victim not in dirty and victim not in anon_dirty else world
 
     def wait_for(self, ready: float, th: Thread, action, arg) -> None:
         """A page arrives at `ready`, after something else may have happened: `action(ready, arg)`
