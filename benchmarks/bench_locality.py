@@ -9,8 +9,8 @@ page cache (tmemsim's own `lru`, used the way a guest's hot path uses it: `key i
 50,000 pages, 256 MiB caches, --requests per guest, cold). Guests take one request each in
 turn, round robin, as bench_hosts' guests take about one miss each per turn; one guest does
 the same operations with only its own data. The work per request is the same for every guest
-count (same operations, same hit ratio in distribution), so ratio_to_fewest is how much of
-bench_hosts' growth memory alone explains on this machine.
+count (same operations, same hit ratio in distribution), so what ns_per_request gains over the
+fewest guests is what memory alone adds to a request of bench_hosts' on this machine.
 
 Timing as bench_hosts.py: CPU time, repeats going round every guest count, each timed sample
 covering about the same number of requests (a count with fewer guests than the largest runs
