@@ -1,16 +1,19 @@
-"""The memory floor under "flatter growth": the same page-cache work, one guest or many: JSON lines.
+"""The memory floor under many-guest growth: the same page-cache work, one guest or many: JSON lines.
 
 bench_hosts.py's guests each keep their own page cache, so a host of 16 guests touches 16 times
 the memory of one, in turns. Part of what a request costs more with many guests is then not
-computing but the CPU's caches: the same instructions wait longer for their data. This script
-measures that part alone, with nothing of tmemsim's model around it: each guest is only an LRU
-page cache (tmemsim's own `lru`, used the way a guest's hot path uses it: `key in members`, then
-`touch` on a hit, `insert` on a miss) fed bench_hosts' request stream per guest (Zipf 0.8 over
-50,000 pages, 256 MiB caches, --requests per guest, cold). Guests take one request each in
-turn, round robin, as bench_hosts' guests take about one miss each per turn; one guest does
-the same operations with only its own data. The work per request is the same for every guest
-count (same operations, same hit ratio in distribution), so what ns_per_request gains over the
-fewest guests is what memory alone adds to a request of bench_hosts' on this machine.
+computing but memory: the same instructions wait longer for their data in the CPU's caches, and
+fresh memory costs the kernel a page fault at first touch (process time counts both, as in
+bench_hosts.py). This script measures that part alone, with nothing of tmemsim's model around
+it: each guest is only an LRU page cache (tmemsim's own `lru`, used the way a guest's hot path
+uses it: `key in members`, then `touch` on a hit, `insert` on a miss) fed a stream of
+bench_hosts' distribution per guest (Zipf 0.8 over 50,000 pages, drawn with numpy, reads only;
+256 MiB caches, --requests per guest, cold). Guests take one request each in turn, round robin,
+as bench_hosts' guests take about one miss each per turn; one guest does the same operations
+with only its own data. The work per request is the same for every guest count (same operations,
+same hit ratio in distribution), so what ns_per_request gains over the fewest guests is what the
+guests' data (page caches and request streams) alone adds to a request of bench_hosts' on this
+machine.
 
 Timing as bench_hosts.py: CPU time, repeats going round every guest count, each timed sample
 covering about the same number of requests (a count with fewer guests than the largest runs

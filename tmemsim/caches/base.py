@@ -121,7 +121,8 @@ class Cache:
 
 
 class OldestOut(Cache):
-    """Caches that always evict the oldest entry: insert without a call to evict()."""
+    """Caches that always evict the oldest entry: `insert` and `next_victim` take it from the
+    OrderedDict themselves, without a call to evict() or first_out()."""
 
     __slots__ = ()
 
