@@ -37,13 +37,8 @@ class DoubleCaching:
         """For the census: file page vpage (if not None) entered the cache, and `victim` (what
         an insert or a resize gave up: (key, value), or None) left it. Anonymous pages (keys
         below 0) are no file's and never counted."""
-        versions, base, own, cow = self.versions, self.base_loc, self.own_loc, self.cow
-        loc = out = None
-        if vpage is not None and vpage >= 0:
-            loc = (base if cow and vpage not in versions else own) | vpage
-        if victim is not None and victim[0] >= 0:
-            key = victim[0]
-            out = (base if cow and key not in versions else own) | key
+        loc = self.location_of(vpage) if vpage is not None and vpage >= 0 else None
+        out = self.location_of(victim[0]) if victim is not None and victim[0] >= 0 else None
         self.census.moved(self.index, loc, out)
 
     def census_rewritten(self, vpage: int) -> None:
